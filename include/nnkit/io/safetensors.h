@@ -1,0 +1,35 @@
+// safetensors files: an 8-byte little-endian header length, a JSON header mapping tensor
+// names to {dtype, shape, data_offsets} plus an optional "__metadata__" of string values,
+// then the raw little-endian data. Loading never trusts the header: its length, the JSON,
+// dtypes, shapes, offsets (in range, non-overlapping, covering the data exactly) are all
+// checked before a byte of data is used.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nnkit/tensor.h"
+
+namespace nnkit {
+
+struct SafetensorsFile {
+  std::map<std::string, std::string> metadata;
+  // In the order of their data offsets (the file's order).
+  std::vector<std::pair<std::string, Tensor>> tensors;
+
+  // The tensor called `name`, or nullptr.
+  const Tensor* find(const std::string& name) const;
+};
+
+// Reads F32, F64, F16 and BF16 tensors, converted to float32. Throws IoError or FormatError
+// naming `path` and what is wrong.
+SafetensorsFile read_safetensors(const std::string& path);
+SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& name);
+
+// Writes F32 tensors in the given order, through a temporary file renamed into place.
+std::string serialize_safetensors(const SafetensorsFile& file);
+void write_safetensors(const std::string& path, const SafetensorsFile& file);
+
+}  // namespace nnkit

@@ -1,0 +1,70 @@
+// The layer contract. A layer is built once for an input shape, then runs forward and
+// backward on batches. Shapes given to build() leave out the batch dimension, as Keras's
+// input_shape does; tensors given to forward() and backward() have it first.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "nlohmann/json.hpp"
+#include "nnkit/random.h"
+#include "nnkit/tensor.h"
+
+namespace nnkit {
+
+// Train: batch statistics, dropout, and keep what backward() needs. Infer: neither.
+enum class Mode { Train, Infer };
+
+// A named tensor of a layer, saved in model files as layers.{i}.{name} with PyTorch's
+// names and layouts. Trainable parameters have a gradient of the same shape; state such
+// as BatchNormalization's running statistics is saved but not trained (grad empty).
+struct Param {
+  std::string name;
+  Tensor value;
+  Tensor grad;
+  bool trainable = true;
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+
+  // The Keras class name: "Dense", "BatchNormalization", ...
+  virtual std::string type() const = 0;
+  // Creates the parameters for `input` (no batch dimension), drawing initial values and any
+  // training-time randomness (dropout masks) from `rng`. Returns the output shape.
+  // Throws ShapeError when the input shape does not fit the layer.
+  virtual Shape build(const Shape& input, Rng& rng) = 0;
+  // x: [batch, ...input] -> [batch, ...output]. In Mode::Train keeps what backward needs.
+  virtual Tensor forward(const Tensor& x, Mode mode) = 0;
+  // dy: gradient of the loss with respect to the last forward()'s output. Adds into the
+  // parameters' grads (never overwrites) and returns dx. Valid after forward(x, Train).
+  virtual Tensor backward(const Tensor& dy) = 0;
+  // Every named tensor, trainable or not, in a fixed order.
+  virtual std::vector<Param*> params() { return {}; }
+  // Keras-style arguments, including "type"; make_layer(config()) rebuilds the layer.
+  virtual nlohmann::json config() const = 0;
+
+  // "softmax" or "sigmoid" when the layer's output is that function of a pre-activation z
+  // and the layer can backpropagate a gradient given with respect to z; "" otherwise.
+  // The model uses it to fuse softmax + cross-entropy into the stable gradient p - y.
+  virtual std::string output_activation() const { return ""; }
+  // Like backward(), with dz the gradient with respect to the pre-activation.
+  virtual Tensor backward_preactivation(const Tensor& dz);
+
+  void zero_grad();
+  int64_t param_count(bool trainable_only = false);
+  const Shape& input_shape() const { return input_shape_; }
+  const Shape& output_shape() const { return output_shape_; }
+
+ protected:
+  // Set by build() implementations, for summary() and shape checks.
+  Shape input_shape_;
+  Shape output_shape_;
+};
+
+// Checks that x is [batch, ...expected] and throws ShapeError naming `who` otherwise.
+void check_input_shape(const std::string& who, const Shape& expected, const Tensor& x);
+
+}  // namespace nnkit

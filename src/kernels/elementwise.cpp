@@ -1,0 +1,55 @@
+#include "nnkit/kernels/elementwise.h"
+
+namespace nnkit {
+
+namespace {
+// Below this many elements a parallel region costs more than it saves.
+constexpr int64_t kParallelThreshold = 1 << 15;
+}  // namespace
+
+void axpy(int64_t n, float alpha, const float* __restrict x, float* __restrict y) {
+#pragma omp parallel for simd if (n > kParallelThreshold)
+  for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+void scale(int64_t n, float alpha, float* x) {
+#pragma omp parallel for simd if (n > kParallelThreshold)
+  for (int64_t i = 0; i < n; ++i) x[i] *= alpha;
+}
+
+void add(int64_t n, const float* a, const float* b, float* out) {
+#pragma omp parallel for simd if (n > kParallelThreshold)
+  for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+}
+
+void mul(int64_t n, const float* a, const float* b, float* out) {
+#pragma omp parallel for simd if (n > kParallelThreshold)
+  for (int64_t i = 0; i < n; ++i) out[i] = a[i] * b[i];
+}
+
+void add_row_vector(int64_t rows, int64_t cols, const float* __restrict bias, float* __restrict x) {
+#pragma omp parallel for if (rows * cols > kParallelThreshold)
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = x + r * cols;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) row[c] += bias[c];
+  }
+}
+
+void sum_rows_into(int64_t rows, int64_t cols, const float* __restrict x, float* __restrict out) {
+  // Row after row so each pass streams contiguous memory; columns are independent.
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * cols;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) out[c] += row[c];
+  }
+}
+
+double sum_of_squares(int64_t n, const float* x) {
+  double sum = 0.0;
+#pragma omp parallel for simd reduction(+ : sum) if (n > kParallelThreshold)
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  return sum;
+}
+
+}  // namespace nnkit

@@ -1,0 +1,156 @@
+#include "nnkit/tensor.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "fmt/format.h"
+#include "fmt/ranges.h"
+#include "nnkit/error.h"
+
+namespace nnkit {
+
+namespace {
+constexpr std::size_t kAlignment = 64;  // one cache line; AVX-512 loads never split
+}  // namespace
+
+int64_t shape_size(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+std::string shape_to_string(const Shape& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
+
+void Tensor::AlignedFree::operator()(float* p) const { std::free(p); }
+
+void Tensor::allocate() {
+  for (int64_t d : shape_) {
+    if (d < 0) throw ValueError(fmt::format("Tensor: negative dimension in shape {}", shape_to_string(shape_)));
+  }
+  size_ = shape_size(shape_);
+  if (size_ == 0) {
+    data_.reset();
+    return;
+  }
+  std::size_t bytes = static_cast<std::size_t>(size_) * sizeof(float);
+  bytes = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  void* p = std::aligned_alloc(kAlignment, bytes);
+  if (p == nullptr) throw std::bad_alloc();
+  data_.reset(static_cast<float*>(p));
+}
+
+Tensor::Tensor(Shape shape) : shape_(std::move(shape)) {
+  allocate();
+  zero();
+}
+
+Tensor Tensor::uninitialized(Shape shape) {
+  Tensor t;
+  t.shape_ = std::move(shape);
+  t.allocate();
+  return t;
+}
+
+Tensor::Tensor(Shape shape, float fill_value) : shape_(std::move(shape)) {
+  allocate();
+  fill(fill_value);
+}
+
+Tensor::Tensor(Shape shape, const std::vector<float>& values) : shape_(std::move(shape)) {
+  allocate();
+  if (static_cast<int64_t>(values.size()) != size_) {
+    throw ShapeError(fmt::format("Tensor: {} values given for shape {} ({} elements)",
+                                 values.size(), shape_to_string(shape_), size_));
+  }
+  std::copy(values.begin(), values.end(), begin());
+}
+
+Tensor::Tensor(const Tensor& other) : shape_(other.shape_) {
+  allocate();
+  std::copy(other.begin(), other.end(), begin());
+}
+
+Tensor& Tensor::operator=(const Tensor& other) {
+  if (this == &other) return *this;
+  if (size_ != other.size_) {
+    shape_ = other.shape_;
+    allocate();
+  } else {
+    shape_ = other.shape_;
+  }
+  std::copy(other.begin(), other.end(), begin());
+  return *this;
+}
+
+int64_t Tensor::dim(int i) const {
+  int r = rank();
+  int j = i < 0 ? r + i : i;
+  if (j < 0 || j >= r) {
+    throw ShapeError(fmt::format("Tensor::dim({}) on a tensor of shape {}", i, shape_to_string(shape_)));
+  }
+  return shape_[j];
+}
+
+void Tensor::reshape(Shape shape) {
+  int infer = -1;
+  int64_t known = 1;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == -1) {
+      if (infer >= 0) throw ShapeError("Tensor::reshape: more than one -1 in " + shape_to_string(shape));
+      infer = static_cast<int>(i);
+    } else {
+      known *= shape[i];
+    }
+  }
+  if (infer >= 0 && known > 0 && size_ % known == 0) shape[infer] = size_ / known;
+  if (shape_size(shape) != size_) {
+    throw ShapeError(fmt::format("Tensor::reshape: cannot view {} ({} elements) as {}",
+                                 shape_to_string(shape_), size_, shape_to_string(shape)));
+  }
+  shape_ = std::move(shape);
+}
+
+Tensor Tensor::reshaped(Shape shape) const& {
+  Tensor t(*this);
+  t.reshape(std::move(shape));
+  return t;
+}
+
+Tensor Tensor::reshaped(Shape shape) && {
+  reshape(std::move(shape));
+  return std::move(*this);
+}
+
+void Tensor::fill(float value) { std::fill(begin(), end(), value); }
+
+Tensor Tensor::slice_rows(int64_t first, int64_t last) const {
+  if (rank() == 0 || first < 0 || last > shape_[0] || first > last) {
+    throw ShapeError(fmt::format("Tensor::slice_rows({}, {}) on shape {}", first, last,
+                                 shape_to_string(shape_)));
+  }
+  Shape s = shape_;
+  s[0] = last - first;
+  Tensor out(s);
+  int64_t row = size_ / std::max<int64_t>(shape_[0], 1);
+  if (out.size_ > 0) std::memcpy(out.data(), data() + first * row, sizeof(float) * out.size_);
+  return out;
+}
+
+Tensor Tensor::gather_rows(const int64_t* indices, int64_t count) const {
+  if (rank() == 0) throw ShapeError("Tensor::gather_rows on a scalar");
+  Shape s = shape_;
+  s[0] = count;
+  Tensor out(s);
+  int64_t row = shape_[0] > 0 ? size_ / shape_[0] : 0;
+  for (int64_t i = 0; i < count; ++i) {
+    if (indices[i] < 0 || indices[i] >= shape_[0]) {
+      throw ShapeError(fmt::format("Tensor::gather_rows: index {} outside [0, {})", indices[i], shape_[0]));
+    }
+    std::memcpy(out.data() + i * row, data() + indices[i] * row, sizeof(float) * row);
+  }
+  return out;
+}
+
+}  // namespace nnkit

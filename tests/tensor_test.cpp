@@ -1,0 +1,56 @@
+#include "nnkit/tensor.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+
+#include "nnkit/error.h"
+
+namespace nnkit {
+namespace {
+
+TEST(Tensor, IsZeroFilledAndAligned) {
+  Tensor t({3, 5});
+  EXPECT_EQ(t.size(), 15);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(t.data()) % 64, 0u);
+  for (float v : t) EXPECT_EQ(v, 0.0f);
+}
+
+TEST(Tensor, CopyIsDeepAndMoveIsFree) {
+  Tensor a({2, 2}, {1, 2, 3, 4});
+  Tensor b = a;
+  b[0] = 9;
+  EXPECT_EQ(a[0], 1);
+  const float* p = a.data();
+  Tensor c = std::move(a);
+  EXPECT_EQ(c.data(), p);
+}
+
+TEST(Tensor, ReshapeInfersOneDimension) {
+  Tensor a({2, 3, 4});
+  a.reshape({2, -1});
+  EXPECT_EQ(a.shape(), (Shape{2, 12}));
+  EXPECT_THROW(a.reshape({5, -1}), ShapeError);
+}
+
+TEST(Tensor, SliceAndGatherRows) {
+  Tensor a({3, 2}, {0, 1, 2, 3, 4, 5});
+  Tensor s = a.slice_rows(1, 3);
+  EXPECT_EQ(s.to_vector(), (std::vector<float>{2, 3, 4, 5}));
+  int64_t idx[] = {2, 0};
+  EXPECT_EQ(a.gather_rows(idx, 2).to_vector(), (std::vector<float>{4, 5, 0, 1}));
+  int64_t bad[] = {3};
+  EXPECT_THROW(a.gather_rows(bad, 1), ShapeError);
+}
+
+TEST(Tensor, RejectsMismatchedValues) {
+  try {
+    Tensor t({2, 2}, {1, 2, 3});
+    FAIL() << "no throw";
+  } catch (const ShapeError& e) {
+    EXPECT_NE(std::string(e.what()).find("3 values given for shape [2, 2]"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace nnkit
