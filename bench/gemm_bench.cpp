@@ -1,0 +1,64 @@
+// GEMM: nnkit::gemm against a raw dnnl_sgemm call (the wrapper must cost nothing) and the
+// reference loop (small sizes only), in GFLOP/s. Run with OMP_NUM_THREADS=2 for the
+// issue's 2-thread figures.
+#include <benchmark/benchmark.h>
+
+#include <vector>
+
+#include "nnkit/kernels/gemm.h"
+#include "nnkit/random.h"
+#include "oneapi/dnnl/dnnl.h"
+
+namespace {
+
+struct Matrices {
+  explicit Matrices(int64_t n) : a(n * n), b(n * n), c(n * n) {
+    nnkit::Rng rng(1);
+    for (auto& v : a) v = rng.uniform(-1, 1);
+    for (auto& v : b) v = rng.uniform(-1, 1);
+  }
+  std::vector<float> a, b, c;
+};
+
+void set_flops(benchmark::State& state, int64_t n) {
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * n * n * state.iterations(), benchmark::Counter::kIsRate,
+                                                 benchmark::Counter::kIs1000);
+}
+
+void BM_NnkitGemm(benchmark::State& state) {
+  int64_t n = state.range(0);
+  Matrices m(n);
+  for (auto _ : state) {
+    nnkit::gemm(nnkit::Trans::No, nnkit::Trans::No, n, n, n, 1.0f, m.a.data(), n, m.b.data(), n, 0.0f, m.c.data(), n);
+    benchmark::DoNotOptimize(m.c.data());
+  }
+  set_flops(state, n);
+}
+
+void BM_RawDnnlSgemm(benchmark::State& state) {
+  int64_t n = state.range(0);
+  Matrices m(n);
+  for (auto _ : state) {
+    dnnl_sgemm('N', 'N', n, n, n, 1.0f, m.a.data(), n, m.b.data(), n, 0.0f, m.c.data(), n);
+    benchmark::DoNotOptimize(m.c.data());
+  }
+  set_flops(state, n);
+}
+
+void BM_ReferenceGemm(benchmark::State& state) {
+  int64_t n = state.range(0);
+  Matrices m(n);
+  for (auto _ : state) {
+    nnkit::gemm_reference(nnkit::Trans::No, nnkit::Trans::No, n, n, n, 1.0f, m.a.data(), n, m.b.data(), n, 0.0f,
+                          m.c.data(), n);
+    benchmark::DoNotOptimize(m.c.data());
+  }
+  set_flops(state, n);
+}
+
+}  // namespace
+
+BENCHMARK(BM_NnkitGemm)->Arg(128)->Arg(512)->Arg(1024)->Arg(2048)->UseRealTime();
+BENCHMARK(BM_RawDnnlSgemm)->Arg(128)->Arg(512)->Arg(1024)->Arg(2048)->UseRealTime();
+BENCHMARK(BM_ReferenceGemm)->Arg(128)->UseRealTime();
+BENCHMARK_MAIN();

@@ -1,0 +1,24 @@
+// Model files: one safetensors file holds a whole model — the weights under
+// layers.{i}.{name} in PyTorch's names and layouts, and in __metadata__ "nnkit.format" = "1"
+// and "nnkit.spec" (the model spec as a JSON string). A file written by PyTorch with those
+// names and that metadata loads as well.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "nnkit/model.h"
+
+namespace nnkit {
+
+// Writes the model (built) through a temporary file renamed into place. `extra_metadata`
+// is added to __metadata__ (e.g. "nnkit.preprocess").
+void save_model(const std::string& path, Sequential& model,
+                const std::map<std::string, std::string>& extra_metadata = {});
+
+// Reads and checks a model file: metadata, spec, and every tensor the spec's layers need,
+// with its shape; no tensor may be missing or left over. Throws IoError or FormatError
+// naming the file and the problem.
+Sequential load_model(const std::string& path);
+
+}  // namespace nnkit

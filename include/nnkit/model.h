@@ -1,0 +1,141 @@
+// Sequential: a stack of layers with Keras's workflow — add, compile, fit, evaluate,
+// predict, summary — and PyTorch's weight layouts. Data flows one way: the model checks
+// the user's arrays, slices batches and runs the layers; the layers run the kernels.
+//
+//   Sequential model({.input_shape = {2}, .seed = 1});
+//   model.add(Dense({.units = 8, .activation = "tanh"}));
+//   model.add(Dense({.units = 1, .activation = "sigmoid"}));
+//   model.compile(make_adam({.learning_rate = 0.01f}), make_loss("binary_crossentropy"));
+//   History h = model.fit(x, y, {.epochs = 100, .batch_size = 4});
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nlohmann/json.hpp"
+#include "nnkit/callbacks.h"
+#include "nnkit/layers/layer.h"
+#include "nnkit/losses.h"
+#include "nnkit/metrics.h"
+#include "nnkit/optimizers.h"
+#include "nnkit/random.h"
+#include "nnkit/tensor.h"
+
+namespace nnkit {
+
+struct SequentialOptions {
+  Shape input_shape;   // without the batch dimension; may be left empty until build/fit
+  uint64_t seed = 42;  // initial weights, shuffling and dropout all draw from it
+};
+
+struct FitOptions {
+  int epochs = 1;
+  // 1: stochastic gradient descent; the number of samples (or more): batch gradient
+  // descent; anything between: minibatch.
+  int64_t batch_size = 32;
+  bool shuffle = true;
+  // The last fraction of x and y (taken before shuffling, as Keras) is held out for validation.
+  double validation_split = 0.0;
+  std::optional<std::pair<Tensor, Tensor>> validation_data;
+  std::vector<std::shared_ptr<Callback>> callbacks;
+  // 0: silent; 1: progress bar; 2: one line per epoch.
+  int verbose = 0;
+};
+
+// Per-epoch values of the loss and each metric ("loss", "mae", "val_loss", "val_mae").
+struct History {
+  std::vector<std::string> names;
+  std::map<std::string, std::vector<double>> values;
+  int epochs() const;
+  const std::vector<double>& operator[](const std::string& name) const;
+};
+
+class Sequential {
+ public:
+  explicit Sequential(SequentialOptions options = {});
+  Sequential(Sequential&&) noexcept;
+  Sequential& operator=(Sequential&&) noexcept;
+  ~Sequential();
+
+  // A model from a spec: {"input_shape": [...], "layers": [...], "loss": ..., "optimizer":
+  // ..., "metrics": [...], "seed": n}. Builds it when input_shape is given and compiles it
+  // when loss is given (optimizer defaults to "adam"). Throws ValueError/ShapeError naming
+  // the layer index and type.
+  static Sequential from_spec(const nlohmann::json& spec);
+  // The spec of this model (compile settings included once compiled).
+  nlohmann::json spec() const;
+
+  Sequential& add(std::unique_ptr<Layer> layer);
+  template <class L>
+  Sequential& add(L layer) {
+    return add(std::unique_ptr<Layer>(new L(std::move(layer))));
+  }
+
+  // Builds every layer for inputs of `input_shape` (no batch dimension). Done by fit,
+  // evaluate and predict when needed.
+  void build(const Shape& input_shape);
+  bool built() const { return built_; }
+
+  void compile(std::unique_ptr<Optimizer> optimizer, std::unique_ptr<Loss> loss,
+               std::vector<std::string> metrics = {});
+  bool compiled() const { return loss_ != nullptr; }
+
+  // Trains on x [samples, ...input] and y [samples, ...output]. Throws ShapeError when the
+  // shapes do not fit the model, ValueError on bad options.
+  History fit(const Tensor& x, const Tensor& y, const FitOptions& options = {});
+  // Loss and metrics on x, y in inference mode: {"loss": ..., "mae": ...}.
+  std::map<std::string, double> evaluate(const Tensor& x, const Tensor& y,
+                                         int64_t batch_size = 256);
+  // Outputs for x in inference mode.
+  Tensor predict(const Tensor& x, int64_t batch_size = 256);
+
+  // One step of gradient descent on a batch: forward, loss, backward, optimizer update.
+  // Returns the batch's loss; `pred` receives the outputs when not null.
+  double train_on_batch(const Tensor& x, const Tensor& y, Tensor* pred = nullptr);
+  // The whole network on a batch (built for x's shape if not yet built).
+  Tensor forward(const Tensor& x, Mode mode);
+
+  // Keras-like table: layer (type), output shape, parameters; totals.
+  std::string summary() const;
+
+  std::size_t size() const { return layers_.size(); }
+  Layer& layer(std::size_t i) { return *layers_.at(i); }
+  // Every parameter under its file name, "layers.{i}.{name}".
+  std::vector<std::pair<std::string, Param*>> named_params();
+  std::vector<Tensor> get_weights();
+  void set_weights(const std::vector<Tensor>& weights);
+  void zero_grad();
+
+  Optimizer* optimizer() { return optimizer_.get(); }
+  const Loss* loss() const { return loss_.get(); }
+  const std::vector<std::string>& metric_names() const { return metric_names_; }
+  Rng& rng() { return rng_; }
+  const Shape& input_shape() const { return options_.input_shape; }
+  Shape output_shape() const;
+  uint64_t seed() const { return options_.seed; }
+
+  // Set by callbacks to end fit() after the current epoch (or batch).
+  bool stop_training = false;
+
+ private:
+  void check_compiled(const char* who) const;
+  void check_data(const char* who, const Tensor& x, const Tensor* y) const;
+  std::vector<std::unique_ptr<Metric>> make_metrics() const;
+  void backward(const Tensor& pred, const Tensor& y);
+  std::vector<Param*> trainable_params();
+
+  SequentialOptions options_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  bool built_ = false;
+  Rng rng_;
+  std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<Loss> loss_;
+  std::vector<std::string> metric_names_;
+};
+
+}  // namespace nnkit

@@ -1,0 +1,45 @@
+// nnkit evaluate: a model's loss and metrics on arrays.
+#include <iostream>
+#include <memory>
+
+#include "commands.h"
+#include "fmt/format.h"
+#include "nnkit/io/model_file.h"
+
+namespace nnkit::cli {
+
+namespace {
+struct EvaluateArgs {
+  std::string model, x, y;
+  int64_t batch_size = 256;
+  bool json = false;
+};
+}  // namespace
+
+void add_evaluate_command(CLI::App& app) {
+  auto args = std::make_shared<EvaluateArgs>();
+  CLI::App* cmd = app.add_subcommand("evaluate", "Print a model's loss and metrics on inputs and targets");
+  cmd->add_option("--model", args->model, "Model file (.safetensors)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--x", args->x, "Inputs, .npy")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--y", args->y, "Targets, .npy")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--batch-size", args->batch_size, "Samples per forward pass")->check(CLI::PositiveNumber);
+  cmd->add_flag("--json", args->json, "Print one JSON object");
+  cmd->callback([args] {
+    Sequential model = load_model(args->model);
+    if (!model.compiled()) throw ValueError(fmt::format("--model {}: the model's spec has no loss", args->model));
+    Tensor x = read_array("--x", args->x);
+    Tensor y = read_array("--y", args->y);
+    auto results = model.evaluate(x, y, args->batch_size);
+    if (args->json) {
+      nlohmann::json out;
+      for (const auto& [name, value] : results) out[name] = value;
+      std::cout << out.dump() << "\n";
+    } else {
+      std::cout << fmt::format("loss: {:.9g}", results.at("loss"));
+      for (const auto& name : model.metric_names()) std::cout << fmt::format(" - {}: {:.9g}", name, results.at(name));
+      std::cout << "\n";
+    }
+  });
+}
+
+}  // namespace nnkit::cli
