@@ -349,14 +349,18 @@ Tensor read_npy(const std::string& path) { return parse_npy(read_file(path), pat
 
 namespace {
 
-// numpy's own layout (format.py, _wrap_header): the dict, spaces, '\n', so that the data
-// starts at a multiple of 64 bytes; version 2.0 only when the header needs more than 65535.
+// numpy's own layout (format.py, _write_array_header and _wrap_header): the dict; spare spaces
+// so that the first dimension can grow to 21 digits in place; spaces and '\n' so that the data
+// starts at a multiple of 64 bytes (64 more when it already would); version 2.0 only when the
+// header needs more than 65535 bytes.
 std::string npy_bytes(const Tensor& tensor) {
-  const std::string dict = fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': {}, }}",
-                                       python_tuple(tensor.shape()));
+  const Shape& shape = tensor.shape();
+  std::string dict =
+      fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': {}, }}", python_tuple(shape));
+  if (!shape.empty()) dict.append(21 - fmt::formatted_size("{}", shape[0]), ' ');
   auto padded = [&](std::size_t preamble) {
     const std::size_t unpadded = preamble + dict.size() + 1;  // + '\n'
-    const std::size_t pad = kAlign - unpadded % kAlign;       // numpy pads 64 when aligned
+    const std::size_t pad = kAlign - unpadded % kAlign;
     return dict + std::string(pad, ' ') + '\n';
   };
   std::string header = padded(10);

@@ -28,6 +28,13 @@ constexpr char kNumpyF32Vector[] =
     "\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, 'shape': (2,),"
     " }                                                            \n\x00\x00\x80\?"
     "\x00\x00\x00\xc0";
+constexpr char kNumpyManyAxes[] =
+    "\x93NUMPY\x01\x00\xb6\x00{'descr': '<f4', 'fortran_order': False, 'shape': (1"
+    ", 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1), }                               "
+    "                                                    \n\x00\x00 @";
+constexpr char kNumpyLongFirstAxis[] =
+    "\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, 'shape': (1234"
+    "56789, 0), }                                                  \n";
 constexpr char kNumpyF64[] =
     "\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, 'shape': (4,),"
     " }                                                            \n\x00\x00\x00\x00"
@@ -188,6 +195,10 @@ TEST(Npy, WritesExactlyWhatNumpyWrites) {
   EXPECT_EQ(read_file(path), bytes_of(kNumpyScalar));
   write_npy(path, Tensor({0, 3}));
   EXPECT_EQ(read_file(path), bytes_of(kNumpyEmpty));
+  write_npy(path, Tensor(Shape(15, 1), 2.5f));
+  EXPECT_EQ(read_file(path), bytes_of(kNumpyManyAxes));
+  write_npy(path, Tensor({123456789, 0}));
+  EXPECT_EQ(read_file(path), bytes_of(kNumpyLongFirstAxis));
 }
 
 TEST(Npy, RoundTripsShapesAndAlignsTheData) {
