@@ -16,7 +16,8 @@ namespace nnkit {
 
 struct SafetensorsFile {
   std::map<std::string, std::string> metadata;
-  // In the order of their data offsets (the file's order).
+  // In the order of their data offsets (the file's order); tensors of zero size that share an
+  // offset keep the header's order, so a written file reads back in the order it was given.
   std::vector<std::pair<std::string, Tensor>> tensors;
 
   // The tensor called `name`, or nullptr.
@@ -28,7 +29,10 @@ struct SafetensorsFile {
 SafetensorsFile read_safetensors(const std::string& path);
 SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& name);
 
-// Writes F32 tensors in the given order, through a temporary file renamed into place.
+// Writes F32 tensors in the given order, the header padded with spaces to a multiple of 8 bytes
+// and "__metadata__" only when there is some; write_safetensors goes through a temporary file
+// renamed into place. Throws ValueError for a repeated tensor name, a tensor called
+// "__metadata__", a string that is not UTF-8 or a default-constructed Tensor; IoError.
 std::string serialize_safetensors(const SafetensorsFile& file);
 void write_safetensors(const std::string& path, const SafetensorsFile& file);
 
