@@ -72,11 +72,7 @@ void ConfigReader::type_error(const std::string& key, const char* expected) cons
                                config_.at(key).dump()));
 }
 
-void ConfigReader::require(const std::string& key) const {
-  if (!config_.contains(key)) {
-    throw ValueError(fmt::format("{}: missing required argument '{}'", layer_, key));
-  }
-}
+void ConfigReader::require(const std::string& key) { required_.push_back(key); }
 
 int64_t ConfigReader::get_int(const std::string& key, int64_t fallback) {
   return get_optional_int(key).value_or(fallback);
@@ -157,6 +153,11 @@ void ConfigReader::finish() const {
     throw ValueError(
         fmt::format("{}: unknown argument '{}'; did you mean '{}'? Valid arguments: {}", layer_,
                     key, hint, list));
+  }
+  for (const std::string& key : required_) {
+    if (!config_.contains(key)) {
+      throw ValueError(fmt::format("{}: missing required argument '{}'", layer_, key));
+    }
   }
 }
 

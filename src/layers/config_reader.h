@@ -29,10 +29,12 @@ class ConfigReader {
   std::vector<int64_t> get_int_list(const std::string& key, const std::vector<int64_t>& fallback);
   Initializer get_initializer(const std::string& key, const Initializer& fallback);
   bool has(const std::string& key) const { return config_.contains(key); }
-  // Throws ValueError when key is absent.
-  void require(const std::string& key) const;
+  // Marks key as required: finish() throws when it is absent (after reporting unknown
+  // arguments, since a misspelt argument is the likelier cause).
+  void require(const std::string& key);
 
-  // Throws ValueError naming the first argument that no getter asked for.
+  // Throws ValueError naming the first argument that no getter asked for, or else the first
+  // required argument missing.
   void finish() const;
 
  private:
@@ -43,6 +45,7 @@ class ConfigReader {
   std::string layer_;
   const nlohmann::json& config_;
   std::vector<std::string> known_;
+  std::vector<std::string> required_;
 };
 
 // The candidate closest to `word` by edit distance when it is a plausible typo, else "".
