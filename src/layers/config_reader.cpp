@@ -1,0 +1,164 @@
+#include "config_reader.h"
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+
+#include "fmt/format.h"
+#include "nnkit/error.h"
+
+namespace nnkit::detail {
+
+namespace {
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t above = row[j];
+      std::size_t substitute = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
+      row[j] = std::min({above + 1, row[j - 1] + 1, substitute});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string lowercase(std::string s) {
+  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+}  // namespace
+
+std::string closest_match(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  // A third of the word's length, at least 1, at most 3: 'unit' finds 'units', 'foo' nothing.
+  std::size_t best_distance = std::clamp<std::size_t>(word.size() / 3, 1, 3) + 1;
+  for (const std::string& c : candidates) {
+    std::size_t d = edit_distance(lowercase(word), lowercase(c));
+    if (d < best_distance) {
+      best_distance = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+nlohmann::json json_float(float value) {
+  // fmt prints the shortest decimal that reads back as the same float.
+  return std::stod(fmt::format("{}", value));
+}
+
+ConfigReader::ConfigReader(std::string layer, const nlohmann::json& config)
+    : layer_(std::move(layer)), config_(config), known_{"type"} {
+  if (!config_.is_object()) {
+    throw ValueError(
+        fmt::format("{}: expected a JSON object of arguments, got {}", layer_, config_.dump()));
+  }
+}
+
+const nlohmann::json* ConfigReader::find(const std::string& key) {
+  known_.push_back(key);
+  auto it = config_.find(key);
+  return it == config_.end() ? nullptr : &*it;
+}
+
+void ConfigReader::type_error(const std::string& key, const char* expected) const {
+  throw ValueError(fmt::format("{}: argument '{}' must be {}, got {}", layer_, key, expected,
+                               config_.at(key).dump()));
+}
+
+void ConfigReader::require(const std::string& key) { required_.push_back(key); }
+
+int64_t ConfigReader::get_int(const std::string& key, int64_t fallback) {
+  return get_optional_int(key).value_or(fallback);
+}
+
+std::optional<int64_t> ConfigReader::get_optional_int(const std::string& key) {
+  const nlohmann::json* v = find(key);
+  if (v == nullptr || v->is_null()) return std::nullopt;
+  if (!v->is_number_integer()) type_error(key, "an integer");
+  return v->get<int64_t>();
+}
+
+float ConfigReader::get_float(const std::string& key, float fallback) {
+  return get_optional_float(key).value_or(fallback);
+}
+
+std::optional<float> ConfigReader::get_optional_float(const std::string& key) {
+  const nlohmann::json* v = find(key);
+  if (v == nullptr || v->is_null()) return std::nullopt;
+  if (!v->is_number()) type_error(key, "a number");
+  return v->get<float>();
+}
+
+bool ConfigReader::get_bool(const std::string& key, bool fallback) {
+  const nlohmann::json* v = find(key);
+  if (v == nullptr) return fallback;
+  if (!v->is_boolean()) type_error(key, "true or false");
+  return v->get<bool>();
+}
+
+std::string ConfigReader::get_string(const std::string& key, const std::string& fallback) {
+  const nlohmann::json* v = find(key);
+  if (v == nullptr || v->is_null()) return fallback;
+  if (!v->is_string()) type_error(key, "a string");
+  return v->get<std::string>();
+}
+
+std::vector<int64_t> ConfigReader::get_int_list(const std::string& key,
+                                                const std::vector<int64_t>& fallback) {
+  const nlohmann::json* v = find(key);
+  if (v == nullptr || v->is_null()) return fallback;
+  if (!v->is_array()) type_error(key, "a list of integers");
+  std::vector<int64_t> out;
+  for (const auto& item : *v) {
+    if (!item.is_number_integer()) type_error(key, "a list of integers");
+    out.push_back(item.get<int64_t>());
+  }
+  return out;
+}
+
+Initializer ConfigReader::get_initializer(const std::string& key, const Initializer& fallback) {
+  const nlohmann::json* v = find(key);
+  if (v == nullptr) return fallback;
+  try {
+    return parse_initializer(*v);
+  } catch (const ValueError& e) {
+    throw ValueError(fmt::format("{}: argument '{}': {}", layer_, key, e.what()));
+  }
+}
+
+void ConfigReader::finish() const {
+  for (const auto& [key, value] : config_.items()) {
+    if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
+    std::vector<std::string> valid;
+    for (const std::string& k : known_) {
+      if (k != "type" && std::find(valid.begin(), valid.end(), k) == valid.end()) {
+        valid.push_back(k);
+      }
+    }
+    std::string hint = closest_match(key, valid);
+    std::string list;
+    for (const std::string& k : valid) list += (list.empty() ? "" : ", ") + k;
+    if (list.empty()) list = "none";
+    if (hint.empty()) {
+      throw ValueError(
+          fmt::format("{}: unknown argument '{}'; valid arguments: {}", layer_, key, list));
+    }
+    throw ValueError(
+        fmt::format("{}: unknown argument '{}'; did you mean '{}'? Valid arguments: {}", layer_,
+                    key, hint, list));
+  }
+  for (const std::string& key : required_) {
+    if (!config_.contains(key)) {
+      throw ValueError(fmt::format("{}: missing required argument '{}'", layer_, key));
+    }
+  }
+}
+
+}  // namespace nnkit::detail

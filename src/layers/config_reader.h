@@ -1,0 +1,58 @@
+// Reading layer arguments from a JSON spec, for the layers' from_config(): every getter checks
+// the argument's JSON type, and finish() rejects any argument no getter asked for, naming the
+// closest valid one. Messages start with the layer's Keras type name.
+// Private to src/layers/.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nlohmann/json.hpp"
+#include "nnkit/initializers.h"
+#include "nnkit/tensor.h"
+
+namespace nnkit::detail {
+
+class ConfigReader {
+ public:
+  // Throws ValueError unless config is a JSON object. "type" is always a known argument.
+  ConfigReader(std::string layer, const nlohmann::json& config);
+
+  int64_t get_int(const std::string& key, int64_t fallback);
+  std::optional<int64_t> get_optional_int(const std::string& key);  // absent or null: nullopt
+  float get_float(const std::string& key, float fallback);
+  std::optional<float> get_optional_float(const std::string& key);
+  // Absent or null: fallback (Keras writes "activation": null for linear).
+  bool get_bool(const std::string& key, bool fallback);
+  std::string get_string(const std::string& key, const std::string& fallback);
+  std::vector<int64_t> get_int_list(const std::string& key, const std::vector<int64_t>& fallback);
+  Initializer get_initializer(const std::string& key, const Initializer& fallback);
+  bool has(const std::string& key) const { return config_.contains(key); }
+  // Marks key as required: finish() throws when it is absent (after reporting unknown
+  // arguments, since a misspelt argument is the likelier cause).
+  void require(const std::string& key);
+
+  // Throws ValueError naming the first argument that no getter asked for, or else the first
+  // required argument missing.
+  void finish() const;
+
+ private:
+  // The argument's value, or nullptr when absent; records key as known either way.
+  const nlohmann::json* find(const std::string& key);
+  [[noreturn]] void type_error(const std::string& key, const char* expected) const;
+
+  std::string layer_;
+  const nlohmann::json& config_;
+  std::vector<std::string> known_;
+  std::vector<std::string> required_;
+};
+
+// The candidate closest to `word` by edit distance when it is a plausible typo, else "".
+std::string closest_match(const std::string& word, const std::vector<std::string>& candidates);
+
+// A float as the JSON number with the same shortest decimal form: 0.3f gives 0.3, not
+// 0.30000001192092896, so specs written by config() read as they were typed.
+nlohmann::json json_float(float value);
+
+}  // namespace nnkit::detail
