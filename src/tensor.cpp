@@ -68,13 +68,20 @@ Tensor::Tensor(Shape shape, const std::vector<float>& values) : shape_(std::move
 }
 
 Tensor::Tensor(const Tensor& other) : shape_(other.shape_) {
+  // A default-constructed tensor (no shape, no storage) copies as one; shape [] alone would
+  // be a scalar of one element.
+  if (other.data_ == nullptr && other.size_ == 0 && other.shape_.empty()) return;
   allocate();
   std::copy(other.begin(), other.end(), begin());
 }
 
 Tensor& Tensor::operator=(const Tensor& other) {
   if (this == &other) return *this;
-  if (size_ != other.size_) {
+  if (other.data_ == nullptr && other.size_ == 0 && other.shape_.empty()) {
+    *this = Tensor();
+    return *this;
+  }
+  if (size_ != other.size_ || data_ == nullptr) {
     shape_ = other.shape_;
     allocate();
   } else {

@@ -130,7 +130,7 @@ TEST(Sequential, ValidationSplitTakesTheLastSamples) {
   Tensor x({10, 1}), y({10, 1});
   for (int i = 0; i < 10; ++i) x[i] = y[i] = static_cast<float>(i < 8 ? 0 : 100);
   Sequential model({.input_shape = {1}});
-  model.add(Dense({.units = 1, .kernel_initializer = "zeros"}));
+  model.add(Dense({.units = 1, .kernel_initializer = {.name = "zeros"}}));
   model.compile(make_sgd({.learning_rate = 0.0f}), make_loss("mse"));
   History h = model.fit(x, y, {.epochs = 1, .validation_split = 0.2});
   // Training samples are all 0 (loss 0); validation samples are the last two (100 each).

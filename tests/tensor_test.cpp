@@ -54,3 +54,22 @@ TEST(Tensor, RejectsMismatchedValues) {
 
 }  // namespace
 }  // namespace nnkit
+
+namespace nnkit {
+namespace {
+
+TEST(Tensor, EmptyTensorCopiesAsEmpty) {
+  Tensor empty;
+  Tensor copy = empty;
+  EXPECT_TRUE(copy.empty());
+  Tensor assigned({2, 2}, 1.0f);
+  assigned = empty;
+  EXPECT_TRUE(assigned.empty());
+  Tensor scalar(Shape{}, 3.0f);
+  Tensor scalar_copy = scalar;
+  EXPECT_EQ(scalar_copy.size(), 1);
+  EXPECT_EQ(scalar_copy[0], 3.0f);
+}
+
+}  // namespace
+}  // namespace nnkit

@@ -8,22 +8,22 @@ constexpr int64_t kParallelThreshold = 1 << 15;
 }  // namespace
 
 void axpy(int64_t n, float alpha, const float* __restrict x, float* __restrict y) {
-#pragma omp parallel for simd if (n > kParallelThreshold)
+#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
   for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
 }
 
 void scale(int64_t n, float alpha, float* x) {
-#pragma omp parallel for simd if (n > kParallelThreshold)
+#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
   for (int64_t i = 0; i < n; ++i) x[i] *= alpha;
 }
 
 void add(int64_t n, const float* a, const float* b, float* out) {
-#pragma omp parallel for simd if (n > kParallelThreshold)
+#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
   for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
 }
 
 void mul(int64_t n, const float* a, const float* b, float* out) {
-#pragma omp parallel for simd if (n > kParallelThreshold)
+#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
   for (int64_t i = 0; i < n; ++i) out[i] = a[i] * b[i];
 }
 
@@ -47,7 +47,7 @@ void sum_rows_into(int64_t rows, int64_t cols, const float* __restrict x, float*
 
 double sum_of_squares(int64_t n, const float* x) {
   double sum = 0.0;
-#pragma omp parallel for simd reduction(+ : sum) if (n > kParallelThreshold)
+#pragma omp parallel for simd reduction(+ : sum) if (parallel : n > kParallelThreshold)
   for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
   return sum;
 }
