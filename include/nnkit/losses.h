@@ -26,6 +26,7 @@ class Loss {
   // with respect to z (softmax + categorical cross-entropy: p - y, scaled by the reduction).
   virtual bool fuses_with(const std::string& /*activation*/) const { return false; }
   // d value / d z, where pred = activation(z) and fuses_with(activation) is true.
+  // Throws ValueError for a loss that fuses with nothing (or was built with from_logits).
   virtual Tensor gradient_preactivation(const Tensor& pred, const Tensor& target) const;
   // Keras-style config with "type"; make_loss(config()) rebuilds the loss.
   virtual nlohmann::json config() const = 0;
@@ -59,8 +60,12 @@ class Huber final : public Loss {  // 0.5·e² for |e| <= delta, delta·(|e| - 0
   float delta_;
 };
 
-// Probabilities are clipped to [1e-7, 1 - 1e-7] as Keras does; with from_logits the
-// prediction is a logit and the loss is computed stably (log-sum-exp, softplus).
+// Probabilities are clipped to [1e-7, 1 - 1e-7] as Keras does; the loss is flat where a
+// probability is clipped, so gradient() is zero there (as TensorFlow's clip_by_value), while
+// gradient_preactivation() uses the unclipped p and keeps pushing a saturated output.
+// Categorical probabilities are taken as given (Keras also rescales each row to sum 1,
+// which changes nothing after a softmax). With from_logits the prediction is a logit and
+// the loss is computed stably (log-sum-exp, softplus).
 struct CrossentropyOptions {
   bool from_logits = false;
 };

@@ -7,6 +7,7 @@
 // torch.nn.utils.clip_grad_norm_). Clipping changes the grads in place.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -20,10 +21,12 @@
 
 namespace nnkit {
 
+// Default member initializers everywhere so that designated initializers may leave any
+// option out ({.clip = {.clipnorm = 1.0f}}) without -Wmissing-field-initializers.
 struct ClipOptions {
-  std::optional<float> clipnorm;
-  std::optional<float> clipvalue;
-  std::optional<float> global_clipnorm;
+  std::optional<float> clipnorm = std::nullopt;
+  std::optional<float> clipvalue = std::nullopt;
+  std::optional<float> global_clipnorm = std::nullopt;
 };
 
 class Optimizer {
@@ -32,13 +35,20 @@ class Optimizer {
   virtual std::string name() const = 0;
 
   // One update of every trainable parameter from its grad. The list must be the same
-  // parameters in the same order at every call (the state is kept by position).
-  // Reads the grads (after clipping them), does not clear them.
+  // parameters in the same order at every call (the state is kept by position); params
+  // with trainable == false are skipped and get no state. Reads the grads (after clipping
+  // them), does not clear them. Throws ShapeError when a grad's shape differs from its
+  // value's, ValueError when the number of params changed since the first call.
   void step(const std::vector<Param*>& params);
+  // Creates the per-parameter state for `params` now (step() does it on its first call),
+  // so that a checkpoint's tensors can be copied into state() before training resumes.
+  // Does nothing when the state exists already.
+  void build(const std::vector<Param*>& params);
 
   // The rate the next step() uses (the schedule's value at iterations(), if any).
   float learning_rate() const;
   // Sets a constant rate, replacing any schedule (ReduceLROnPlateau, LearningRateScheduler).
+  // Throws ValueError on a negative or non-finite rate.
   void set_learning_rate(float lr);
   void set_schedule(std::unique_ptr<LearningRateSchedule> schedule);
   // Number of step() calls so far.
@@ -46,7 +56,9 @@ class Optimizer {
   void set_iterations(int64_t n) { iterations_ = n; }
 
   // Per-parameter state tensors (moments, momentum buffers) for checkpoints, named
-  // "{param position}.{slot}", e.g. "0.exp_avg". Empty before the first step().
+  // "{param position}.{slot}" with PyTorch's slot names: "0.exp_avg", "0.exp_avg_sq",
+  // "0.max_exp_avg_sq" (Adam, AdamW), "0.momentum_buffer" (SGD, RMSprop), "0.square_avg",
+  // "0.grad_avg" (RMSprop), "0.sum" (Adagrad). Empty before the first step() or build().
   virtual std::vector<std::pair<std::string, Tensor*>> state() = 0;
   // Keras-style config with "type", "learning_rate" (a number or a schedule's config) and
   // the clip options that are set; make_optimizer(config()) rebuilds the optimizer.
@@ -69,6 +81,7 @@ class Optimizer {
   std::unique_ptr<LearningRateSchedule> schedule_;
   int64_t iterations_ = 0;
   bool state_ready_ = false;
+  std::size_t param_count_ = 0;  // the length of the list the state was created for
 };
 
 // PyTorch's form: b = momentum·b + g; w -= lr·b (nesterov: w -= lr·(g + momentum·b)).
@@ -76,7 +89,7 @@ struct SGDOptions {
   float learning_rate = 0.01f;
   float momentum = 0.0f;
   bool nesterov = false;
-  ClipOptions clip;
+  ClipOptions clip = {};
 };
 // m = b1·m + (1-b1)·g; v = b2·v + (1-b2)·g²; w -= lr·m̂ / (√v̂ + epsilon).
 struct AdamOptions {
@@ -85,7 +98,7 @@ struct AdamOptions {
   float beta_2 = 0.999f;
   float epsilon = 1e-7f;
   bool amsgrad = false;
-  ClipOptions clip;
+  ClipOptions clip = {};
 };
 // Adam with decoupled weight decay: w -= lr·weight_decay·w before the Adam update.
 struct AdamWOptions {
@@ -95,23 +108,25 @@ struct AdamWOptions {
   float beta_2 = 0.999f;
   float epsilon = 1e-7f;
   bool amsgrad = false;
-  ClipOptions clip;
+  ClipOptions clip = {};
 };
-// v = rho·v + (1-rho)·g²; w -= lr·g / (√v + epsilon); with momentum as PyTorch.
+// v = rho·v + (1-rho)·g²; w -= lr·g / (√v + epsilon), as PyTorch (epsilon outside the
+// root). centered: ḡ = rho·ḡ + (1-rho)·g and √(v - ḡ²) in place of √v. momentum:
+// b = momentum·b + g / (√v + epsilon); w -= lr·b.
 struct RMSpropOptions {
   float learning_rate = 0.001f;
   float rho = 0.9f;
   float momentum = 0.0f;
   float epsilon = 1e-7f;
   bool centered = false;
-  ClipOptions clip;
+  ClipOptions clip = {};
 };
 // a += g²; w -= lr·g / (√a + epsilon), a starting at initial_accumulator_value.
 struct AdagradOptions {
   float learning_rate = 0.001f;
   float initial_accumulator_value = 0.1f;
   float epsilon = 1e-7f;
-  ClipOptions clip;
+  ClipOptions clip = {};
 };
 
 std::unique_ptr<Optimizer> make_sgd(SGDOptions options);
