@@ -27,8 +27,9 @@ void BM_DenseForwardBackward(benchmark::State& state) {
     nnkit::Tensor dx = dense.backward(dy);
     benchmark::DoNotOptimize(dx.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(6.0 * batch * in * out * state.iterations(),
-                                                 benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(6.0 * batch * in * out * state.iterations(), benchmark::Counter::kIsRate,
+                         benchmark::Counter::kIs1000);
 }
 
 void BM_MlpFitEpoch(benchmark::State& state) {
@@ -41,10 +42,11 @@ void BM_MlpFitEpoch(benchmark::State& state) {
   model.add(nnkit::Dense({.units = 256, .activation = "relu"}));
   model.add(nnkit::Dense({.units = 128, .activation = "relu"}));
   model.add(nnkit::Dense({.units = 10, .activation = "softmax"}));
-  model.compile(nnkit::make_adam({.learning_rate = 1e-3f}), nnkit::make_loss("sparse_categorical_crossentropy"));
+  model.compile(nnkit::make_adam({.learning_rate = 1e-3f}),
+                nnkit::make_loss("sparse_categorical_crossentropy"));
   for (auto _ : state) model.fit(x, y, {.epochs = 1, .batch_size = 64});
-  state.counters["samples/s"] =
-      benchmark::Counter(static_cast<double>(samples * state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["samples/s"] = benchmark::Counter(
+      static_cast<double>(samples * state.iterations()), benchmark::Counter::kIsRate);
 }
 
 }  // namespace

@@ -21,15 +21,17 @@ struct Matrices {
 };
 
 void set_flops(benchmark::State& state, int64_t n) {
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * n * n * state.iterations(), benchmark::Counter::kIsRate,
-                                                 benchmark::Counter::kIs1000);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * n * n * n * state.iterations(), benchmark::Counter::kIsRate,
+                         benchmark::Counter::kIs1000);
 }
 
 void BM_NnkitGemm(benchmark::State& state) {
   int64_t n = state.range(0);
   Matrices m(n);
   for (auto _ : state) {
-    nnkit::gemm(nnkit::Trans::No, nnkit::Trans::No, n, n, n, 1.0f, m.a.data(), n, m.b.data(), n, 0.0f, m.c.data(), n);
+    nnkit::gemm(nnkit::Trans::No, nnkit::Trans::No, n, n, n, 1.0f, m.a.data(), n, m.b.data(), n,
+                0.0f, m.c.data(), n);
     benchmark::DoNotOptimize(m.c.data());
   }
   set_flops(state, n);
@@ -49,8 +51,8 @@ void BM_ReferenceGemm(benchmark::State& state) {
   int64_t n = state.range(0);
   Matrices m(n);
   for (auto _ : state) {
-    nnkit::gemm_reference(nnkit::Trans::No, nnkit::Trans::No, n, n, n, 1.0f, m.a.data(), n, m.b.data(), n, 0.0f,
-                          m.c.data(), n);
+    nnkit::gemm_reference(nnkit::Trans::No, nnkit::Trans::No, n, n, n, 1.0f, m.a.data(), n,
+                          m.b.data(), n, 0.0f, m.c.data(), n);
     benchmark::DoNotOptimize(m.c.data());
   }
   set_flops(state, n);

@@ -28,9 +28,10 @@ double monitored(const Logs& logs, const std::string& monitor, const char* who) 
   if (it == logs.end()) {
     std::string available;
     for (const auto& [name, value] : logs) available += (available.empty() ? "" : ", ") + name;
-    throw ValueError(fmt::format(
-        "{}: monitor '{}' is not among the epoch's values ({}); give validation data or monitor 'loss'",
-        who, monitor, available));
+    throw ValueError(
+        fmt::format("{}: monitor '{}' is not among the epoch's values ({}); give validation data "
+                    "or monitor 'loss'",
+                    who, monitor, available));
   }
   return it->second;
 }
@@ -41,7 +42,9 @@ double seconds_now() {
 }
 
 std::string format_duration(double seconds) {
-  if (seconds >= 3600) return fmt::format("{}:{:02}:{:02}", int(seconds) / 3600, int(seconds) / 60 % 60, int(seconds) % 60);
+  if (seconds >= 3600)
+    return fmt::format("{}:{:02}:{:02}", int(seconds) / 3600, int(seconds) / 60 % 60,
+                       int(seconds) % 60);
   if (seconds >= 60) return fmt::format("{}:{:02}", int(seconds) / 60, int(seconds) % 60);
   return fmt::format("{}s", int(std::lround(seconds)));
 }
@@ -67,7 +70,8 @@ EarlyStopping::EarlyStopping(EarlyStoppingOptions options) : options_(std::move(
 
 bool EarlyStopping::improved(double value) const {
   if (best_epoch_ < 0) return std::isfinite(value);
-  return maximize_ ? value > best_ + std::fabs(options_.min_delta) : value < best_ - std::fabs(options_.min_delta);
+  return maximize_ ? value > best_ + std::fabs(options_.min_delta)
+                   : value < best_ - std::fabs(options_.min_delta);
 }
 
 void EarlyStopping::on_train_begin(Sequential& /*model*/, const TrainInfo& /*info*/) {
@@ -86,7 +90,7 @@ void EarlyStopping::on_epoch_end(Sequential& model, int epoch, const Logs& logs)
     if (options_.restore_best_weights) best_weights_ = model.get_weights();
     return;
   }
-  if (++wait_ > options_.patience) {
+  if (++wait_ >= options_.patience) {
     stopped_epoch_ = epoch;
     model.stop_training = true;
   }
@@ -105,10 +109,12 @@ void TerminateOnNaN::on_batch_end(Sequential& model, int64_t /*batch*/, const Lo
 
 // ReduceLROnPlateau -----------------------------------------------------------------------
 
-ReduceLROnPlateau::ReduceLROnPlateau(ReduceLROnPlateauOptions options) : options_(std::move(options)) {
+ReduceLROnPlateau::ReduceLROnPlateau(ReduceLROnPlateauOptions options)
+    : options_(std::move(options)) {
   maximize_ = resolve_maximize(options_.mode, options_.monitor, "ReduceLROnPlateau");
   if (!(options_.factor > 0.0 && options_.factor < 1.0)) {
-    throw ValueError(fmt::format("ReduceLROnPlateau: factor must be in (0, 1), got {}", options_.factor));
+    throw ValueError(
+        fmt::format("ReduceLROnPlateau: factor must be in (0, 1), got {}", options_.factor));
   }
 }
 
@@ -150,7 +156,8 @@ void LearningRateScheduler::on_epoch_begin(Sequential& model, int epoch) {
   Optimizer* opt = model.optimizer();
   double lr = schedule_(epoch, opt->learning_rate());
   if (!(lr >= 0.0) || !std::isfinite(lr)) {
-    throw ValueError(fmt::format("LearningRateScheduler: the schedule gave {} for epoch {}", lr, epoch));
+    throw ValueError(
+        fmt::format("LearningRateScheduler: the schedule gave {} for epoch {}", lr, epoch));
   }
   opt->set_learning_rate(static_cast<float>(lr));
 }
@@ -169,7 +176,8 @@ void CSVLogger::on_train_begin(Sequential& /*model*/, const TrainInfo& info) {
     write_header = !existing.good() || existing.peek() == std::ifstream::traits_type::eof();
   }
   std::ofstream out(options_.filename, options_.append ? std::ios::app : std::ios::trunc);
-  if (!out) throw IoError(fmt::format("CSVLogger: cannot open '{}' for writing", options_.filename));
+  if (!out)
+    throw IoError(fmt::format("CSVLogger: cannot open '{}' for writing", options_.filename));
   if (write_header) {
     out << "epoch";
     for (const auto& c : columns_) out << options_.separator << c;
@@ -220,8 +228,8 @@ void ProgressBar::on_batch_end(Sequential& /*model*/, int64_t batch, const Logs&
   double elapsed = now - epoch_start_;
   double eta = elapsed / static_cast<double>(done) * static_cast<double>(total - done);
   int digits = static_cast<int>(std::to_string(total).size());
-  *out_ << fmt::format("\r{:>{}}/{} [{}] - ETA: {}{}\033[K", done, digits, total, bar, format_duration(eta),
-                       format_logs(info_, logs, false))
+  *out_ << fmt::format("\r{:>{}}/{} [{}] - ETA: {}{}\033[K", done, digits, total, bar,
+                       format_duration(eta), format_logs(info_, logs, false))
         << std::flush;
 }
 
@@ -229,10 +237,11 @@ void ProgressBar::on_epoch_end(Sequential& /*model*/, int epoch, const Logs& log
   double elapsed = seconds_now() - epoch_start_;
   int64_t steps = std::max<int64_t>(info_.steps_per_epoch, 1);
   double per_step = elapsed / static_cast<double>(steps);
-  std::string speed = per_step >= 1.0 ? fmt::format("{:.0f}s/step", per_step)
-                                      : per_step >= 1e-3 ? fmt::format("{:.0f}ms/step", per_step * 1e3)
-                                                         : fmt::format("{:.0f}us/step", per_step * 1e6);
-  std::string stats = fmt::format("{} {}{}", format_duration(elapsed), speed, format_logs(info_, logs, true));
+  std::string speed = per_step >= 1.0    ? fmt::format("{:.0f}s/step", per_step)
+                      : per_step >= 1e-3 ? fmt::format("{:.0f}ms/step", per_step * 1e3)
+                                         : fmt::format("{:.0f}us/step", per_step * 1e6);
+  std::string stats =
+      fmt::format("{} {}{}", format_duration(elapsed), speed, format_logs(info_, logs, true));
   if (interactive_) {
     std::string bar(static_cast<std::size_t>(options_.width), '=');
     *out_ << fmt::format("\r{}/{} [{}] - {}\033[K\n", steps, steps, bar, stats);

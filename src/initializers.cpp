@@ -12,9 +12,10 @@ namespace nnkit {
 
 namespace {
 
-const char* const kNames[] = {"classic_uniform", "uniform", "normal", "glorot_uniform",
-                              "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
-                              "lecun_normal", "orthogonal", "zeros", "ones", "constant"};
+const char* const kNames[] = {"classic_uniform", "uniform",    "normal",    "glorot_uniform",
+                              "glorot_normal",   "he_uniform", "he_normal", "lecun_uniform",
+                              "lecun_normal",    "orthogonal", "zeros",     "ones",
+                              "constant"};
 
 // Keras class names (GlorotUniform, HeNormal, RandomUniform) to snake-case names.
 std::string canonical_name(std::string name) {

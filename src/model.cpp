@@ -10,7 +10,9 @@
 
 namespace nnkit {
 
-int History::epochs() const { return values.empty() ? 0 : static_cast<int>(values.begin()->second.size()); }
+int History::epochs() const {
+  return values.empty() ? 0 : static_cast<int>(values.begin()->second.size());
+}
 
 const std::vector<double>& History::operator[](const std::string& name) const {
   auto it = values.find(name);
@@ -18,19 +20,39 @@ const std::vector<double>& History::operator[](const std::string& name) const {
   return it->second;
 }
 
-Sequential::Sequential(SequentialOptions options) : options_(std::move(options)), rng_(options_.seed) {}
+Sequential::Sequential(SequentialOptions options)
+    : options_(std::move(options)), rng_(options_.seed) {}
 Sequential::Sequential(Sequential&&) noexcept = default;
 Sequential& Sequential::operator=(Sequential&&) noexcept = default;
 Sequential::~Sequential() = default;
 
 Sequential& Sequential::add(std::unique_ptr<Layer> layer) {
-  if (built_) throw ValueError("Sequential::add: the model is already built; add layers before building");
+  if (!layer) throw ValueError("Sequential::add: null layer");
+  // With a known input shape each layer is built as it is added (as Keras does after an
+  // Input), so summary() and set_weights() work before any data is seen.
+  if (!options_.input_shape.empty()) {
+    Shape input = layers_.empty() ? options_.input_shape : layers_.back()->output_shape();
+    try {
+      layer->build(input, rng_);
+    } catch (const Error& e) {
+      throw ShapeError(fmt::format("layer {} ({}): {}", layers_.size(), layer->type(), e.what()));
+    }
+    built_ = true;
+  }
   layers_.push_back(std::move(layer));
   return *this;
 }
 
 void Sequential::build(const Shape& input_shape) {
   if (layers_.empty()) throw ValueError("Sequential: the model has no layers");
+  if (built_) {
+    if (input_shape != options_.input_shape) {
+      throw ShapeError(fmt::format("Sequential: built for inputs of shape {}, not {}",
+                                   shape_to_string(options_.input_shape),
+                                   shape_to_string(input_shape)));
+    }
+    return;
+  }
   Shape shape = input_shape;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     try {
@@ -43,7 +65,9 @@ void Sequential::build(const Shape& input_shape) {
   built_ = true;
 }
 
-Shape Sequential::output_shape() const { return layers_.empty() ? Shape{} : layers_.back()->output_shape(); }
+Shape Sequential::output_shape() const {
+  return layers_.empty() ? Shape{} : layers_.back()->output_shape();
+}
 
 void Sequential::compile(std::unique_ptr<Optimizer> optimizer, std::unique_ptr<Loss> loss,
                          std::vector<std::string> metrics) {
@@ -69,14 +93,15 @@ void Sequential::check_compiled(const char* who) const {
 
 void Sequential::check_data(const char* who, const Tensor& x, const Tensor* y) const {
   if (x.rank() < 1 || x.dim(0) == 0) {
-    throw ShapeError(fmt::format("{}: x has no samples (shape {})", who, shape_to_string(x.shape())));
+    throw ShapeError(
+        fmt::format("{}: x has no samples (shape {})", who, shape_to_string(x.shape())));
   }
   Shape sample(x.shape().begin() + 1, x.shape().end());
   if (built_ && sample != options_.input_shape) {
     Shape expected = options_.input_shape;
-    throw ShapeError(fmt::format("{}: the model takes samples of shape {}, x has samples of shape {} (x is {})",
-                                 who, shape_to_string(expected), shape_to_string(sample),
-                                 shape_to_string(x.shape())));
+    throw ShapeError(fmt::format(
+        "{}: the model takes samples of shape {}, x has samples of shape {} (x is {})", who,
+        shape_to_string(expected), shape_to_string(sample), shape_to_string(x.shape())));
   }
   if (y != nullptr && (y->rank() < 1 || y->dim(0) != x.dim(0))) {
     throw ShapeError(fmt::format("{}: x has {} samples but y has shape {}", who, x.dim(0),
@@ -86,12 +111,14 @@ void Sequential::check_data(const char* who, const Tensor& x, const Tensor* y) c
   if (y != nullptr && built_ && loss_ && loss_->name() != "sparse_categorical_crossentropy") {
     Shape target(y->shape().begin() + 1, y->shape().end());
     if (target != output_shape()) {
-      throw ShapeError(fmt::format("{}: the model outputs samples of shape {}, y has samples of shape {}", who,
-                                   shape_to_string(output_shape()), shape_to_string(target)));
+      throw ShapeError(
+          fmt::format("{}: the model outputs samples of shape {}, y has samples of shape {}", who,
+                      shape_to_string(output_shape()), shape_to_string(target)));
     }
   }
   for (float v : x) {
-    if (!std::isfinite(v)) throw ValueError(fmt::format("{}: x contains NaN or infinite values", who));
+    if (!std::isfinite(v))
+      throw ValueError(fmt::format("{}: x contains NaN or infinite values", who));
   }
 }
 
@@ -138,12 +165,14 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
   check_compiled("fit");
   if (!built_ && x.rank() >= 1) build(Shape(x.shape().begin() + 1, x.shape().end()));
   check_data("fit", x, &y);
-  if (options.epochs < 0) throw ValueError(fmt::format("fit: epochs must be >= 0, got {}", options.epochs));
+  if (options.epochs < 0)
+    throw ValueError(fmt::format("fit: epochs must be >= 0, got {}", options.epochs));
   if (options.batch_size < 1) {
     throw ValueError(fmt::format("fit: batch_size must be >= 1, got {}", options.batch_size));
   }
   if (!(options.validation_split >= 0.0 && options.validation_split < 1.0)) {
-    throw ValueError(fmt::format("fit: validation_split must be in [0, 1), got {}", options.validation_split));
+    throw ValueError(
+        fmt::format("fit: validation_split must be in [0, 1), got {}", options.validation_split));
   }
 
   // Validation data: given, or the last part of x and y (before any shuffling, as Keras).
@@ -155,8 +184,9 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
   if (options.validation_split > 0.0 && !validation) {
     int64_t val = static_cast<int64_t>(static_cast<double>(samples) * options.validation_split);
     if (val == 0 || val == samples) {
-      throw ValueError(fmt::format("fit: validation_split {} of {} samples leaves {} for validation",
-                                   options.validation_split, samples, val));
+      throw ValueError(
+          fmt::format("fit: validation_split {} of {} samples leaves {} for validation",
+                      options.validation_split, samples, val));
     }
     samples -= val;
     train_x = x.slice_rows(0, samples);
@@ -237,7 +267,8 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
   return history;
 }
 
-std::map<std::string, double> Sequential::evaluate(const Tensor& x, const Tensor& y, int64_t batch_size) {
+std::map<std::string, double> Sequential::evaluate(const Tensor& x, const Tensor& y,
+                                                   int64_t batch_size) {
   check_compiled("evaluate");
   if (!built_ && x.rank() >= 1) build(Shape(x.shape().begin() + 1, x.shape().end()));
   check_data("evaluate", x, &y);
@@ -279,7 +310,8 @@ Tensor Sequential::predict(const Tensor& x, int64_t batch_size) {
 std::vector<std::pair<std::string, Param*>> Sequential::named_params() {
   std::vector<std::pair<std::string, Param*>> out;
   for (std::size_t i = 0; i < layers_.size(); ++i)
-    for (Param* p : layers_[i]->params()) out.emplace_back(fmt::format("layers.{}.{}", i, p->name), p);
+    for (Param* p : layers_[i]->params())
+      out.emplace_back(fmt::format("layers.{}.{}", i, p->name), p);
   return out;
 }
 
@@ -292,7 +324,8 @@ std::vector<Tensor> Sequential::get_weights() {
 void Sequential::set_weights(const std::vector<Tensor>& weights) {
   auto params = named_params();
   if (weights.size() != params.size()) {
-    throw ValueError(fmt::format("set_weights: the model has {} tensors, {} given", params.size(), weights.size()));
+    throw ValueError(fmt::format("set_weights: the model has {} tensors, {} given", params.size(),
+                                 weights.size()));
   }
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (weights[i].shape() != params[i].second->value.shape()) {
@@ -327,8 +360,8 @@ std::string Sequential::summary() const {
     out += fmt::format("{:<34}{:<24}{:>14}\n", name, shape, n);
     out += (i + 1 < layers_.size() ? rule : thick) + "\n";
   }
-  out += fmt::format("Total params: {}\nTrainable params: {}\nNon-trainable params: {}\n", total, trainable,
-                     total - trainable);
+  out += fmt::format("Total params: {}\nTrainable params: {}\nNon-trainable params: {}\n", total,
+                     trainable, total - trainable);
   return out;
 }
 
@@ -346,11 +379,14 @@ nlohmann::json Sequential::spec() const {
 
 Sequential Sequential::from_spec(const nlohmann::json& spec) {
   if (!spec.is_object()) throw ValueError("model spec: expected a JSON object");
-  static const char* const kKeys[] = {"input_shape", "layers", "loss", "optimizer", "metrics", "seed"};
+  static const char* const kKeys[] = {"input_shape", "layers",  "loss",
+                                      "optimizer",   "metrics", "seed"};
   for (const auto& [key, value] : spec.items()) {
     if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
-      throw ValueError(fmt::format(
-          "model spec: unknown key '{}'; expected input_shape, layers, loss, optimizer, metrics, seed", key));
+      throw ValueError(
+          fmt::format("model spec: unknown key '{}'; expected input_shape, layers, loss, "
+                      "optimizer, metrics, seed",
+                      key));
     }
   }
   SequentialOptions options;
@@ -358,11 +394,13 @@ Sequential Sequential::from_spec(const nlohmann::json& spec) {
     if (spec.contains("seed")) options.seed = spec.at("seed").get<uint64_t>();
     if (spec.contains("input_shape")) options.input_shape = spec.at("input_shape").get<Shape>();
   } catch (const nlohmann::json::exception&) {
-    throw ValueError("model spec: 'seed' must be a non-negative integer and 'input_shape' a list of integers");
+    throw ValueError(
+        "model spec: 'seed' must be a non-negative integer and 'input_shape' a list of integers");
   }
   for (int64_t d : options.input_shape) {
-    if (d <= 0) throw ValueError(fmt::format("model spec: input_shape {} has a dimension <= 0",
-                                             shape_to_string(options.input_shape)));
+    if (d <= 0)
+      throw ValueError(fmt::format("model spec: input_shape {} has a dimension <= 0",
+                                   shape_to_string(options.input_shape)));
   }
   if (!spec.contains("layers") || !spec.at("layers").is_array() || spec.at("layers").empty()) {
     throw ValueError("model spec: 'layers' must be a non-empty list of layer objects");
@@ -376,18 +414,18 @@ Sequential Sequential::from_spec(const nlohmann::json& spec) {
       throw ValueError(fmt::format("model spec: layers[{}]: {}", i, e.what()));
     }
   }
-  if (!options.input_shape.empty()) model.build(options.input_shape);
   if (spec.contains("loss")) {
     std::vector<std::string> metrics;
     if (spec.contains("metrics")) {
-      if (!spec.at("metrics").is_array()) throw ValueError("model spec: 'metrics' must be a list of names");
+      if (!spec.at("metrics").is_array())
+        throw ValueError("model spec: 'metrics' must be a list of names");
       for (const auto& m : spec.at("metrics")) {
         if (!m.is_string()) throw ValueError("model spec: 'metrics' must be a list of names");
         metrics.push_back(m.get<std::string>());
       }
     }
-    model.compile(make_optimizer(spec.value("optimizer", nlohmann::json("adam"))), make_loss(spec.at("loss")),
-                  metrics);
+    model.compile(make_optimizer(spec.value("optimizer", nlohmann::json("adam"))),
+                  make_loss(spec.at("loss")), metrics);
   }
   return model;
 }

@@ -21,13 +21,17 @@ int64_t shape_size(const Shape& shape) {
   return n;
 }
 
-std::string shape_to_string(const Shape& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
+std::string shape_to_string(const Shape& shape) {
+  return fmt::format("[{}]", fmt::join(shape, ", "));
+}
 
 void Tensor::AlignedFree::operator()(float* p) const { std::free(p); }
 
 void Tensor::allocate() {
   for (int64_t d : shape_) {
-    if (d < 0) throw ValueError(fmt::format("Tensor: negative dimension in shape {}", shape_to_string(shape_)));
+    if (d < 0)
+      throw ValueError(
+          fmt::format("Tensor: negative dimension in shape {}", shape_to_string(shape_)));
   }
   size_ = shape_size(shape_);
   if (size_ == 0) {
@@ -95,7 +99,8 @@ int64_t Tensor::dim(int i) const {
   int r = rank();
   int j = i < 0 ? r + i : i;
   if (j < 0 || j >= r) {
-    throw ShapeError(fmt::format("Tensor::dim({}) on a tensor of shape {}", i, shape_to_string(shape_)));
+    throw ShapeError(
+        fmt::format("Tensor::dim({}) on a tensor of shape {}", i, shape_to_string(shape_)));
   }
   return shape_[j];
 }
@@ -105,7 +110,8 @@ void Tensor::reshape(Shape shape) {
   int64_t known = 1;
   for (std::size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
-      if (infer >= 0) throw ShapeError("Tensor::reshape: more than one -1 in " + shape_to_string(shape));
+      if (infer >= 0)
+        throw ShapeError("Tensor::reshape: more than one -1 in " + shape_to_string(shape));
       infer = static_cast<int>(i);
     } else {
       known *= shape[i];
@@ -153,7 +159,8 @@ Tensor Tensor::gather_rows(const int64_t* indices, int64_t count) const {
   int64_t row = shape_[0] > 0 ? size_ / shape_[0] : 0;
   for (int64_t i = 0; i < count; ++i) {
     if (indices[i] < 0 || indices[i] >= shape_[0]) {
-      throw ShapeError(fmt::format("Tensor::gather_rows: index {} outside [0, {})", indices[i], shape_[0]));
+      throw ShapeError(
+          fmt::format("Tensor::gather_rows: index {} outside [0, {})", indices[i], shape_[0]));
     }
     std::memcpy(out.data() + i * row, data() + indices[i] * row, sizeof(float) * row);
   }

@@ -35,7 +35,7 @@ TEST(EarlyStopping, StopsAfterPatienceAndRestoresTheBestWeights) {
     set_only_weight(model, static_cast<float>(epoch));
     es.on_epoch_end(model, epoch, {{"loss", 1.0}, {"val_loss", val[epoch]}});
   }
-  EXPECT_EQ(epoch, 4);  // epochs 2 and 3 did not improve on 0.5; stop after epoch 3
+  EXPECT_EQ(epoch, 4);  // epochs 2 and 3 did not improve on 0.5: patience 2 runs out after epoch 3
   ASSERT_TRUE(es.stopped_epoch().has_value());
   EXPECT_EQ(*es.stopped_epoch(), 3);
   EXPECT_EQ(es.best_epoch(), 1);
@@ -55,7 +55,7 @@ TEST(EarlyStopping, MinDeltaAndMaxMode) {
 
 TEST(EarlyStopping, NamesAMissingMonitor) {
   Sequential model = tiny_model();
-  EarlyStopping es({});
+  EarlyStopping es;
   es.on_train_begin(model, {});
   try {
     es.on_epoch_end(model, 0, {{"loss", 1.0}});
@@ -66,7 +66,8 @@ TEST(EarlyStopping, NamesAMissingMonitor) {
 }
 
 TEST(EarlyStopping, StopsARealFitThatStopsImproving) {
-  // With learning rate 0 the loss never improves: training stops after patience + 1 epochs.
+  // With learning rate 0 the loss never improves after epoch 0: with patience 3, training
+  // stops after epoch 3, as Keras's does.
   Sequential model = tiny_model(0.0f);
   Tensor x({8, 1}, 1.0f), y({8, 1}, 2.0f);
   auto es = std::make_shared<EarlyStopping>(EarlyStoppingOptions{.monitor = "loss", .patience = 3});
@@ -77,7 +78,8 @@ TEST(EarlyStopping, StopsARealFitThatStopsImproving) {
 TEST(TerminateOnNaN, StopsAtTheFirstNaNLoss) {
   Sequential model = tiny_model(1e30f);  // diverges to inf/NaN
   Tensor x({8, 1}, 100.0f), y({8, 1}, 1.0f);
-  History h = model.fit(x, y, {.epochs = 100, .batch_size = 1, .callbacks = {std::make_shared<TerminateOnNaN>()}});
+  History h = model.fit(
+      x, y, {.epochs = 100, .batch_size = 1, .callbacks = {std::make_shared<TerminateOnNaN>()}});
   EXPECT_LT(h.epochs(), 100);
   EXPECT_FALSE(std::isfinite(h["loss"].back()));
 }
@@ -91,10 +93,12 @@ TEST(ReduceLROnPlateau, ReducesAfterPatienceThenCoolsDown) {
     r.on_epoch_end(model, e, {{"loss", 1.0}});
     lrs.push_back(model.optimizer()->learning_rate());
   }
-  // epoch 0 sets best; 1, 2 wait -> reduce at 2; 3 cooldown; 4, 5 wait -> reduce at 5.
+  // As Keras: epoch 0 sets the best; 1, 2 wait -> reduce at 2; 3 ends the cooldown and
+  // waits; 4 waits -> reduce at 4.
   EXPECT_FLOAT_EQ(lrs[1], 0.1f);
   EXPECT_FLOAT_EQ(lrs[2], 0.05f);
-  EXPECT_FLOAT_EQ(lrs[4], 0.05f);
+  EXPECT_FLOAT_EQ(lrs[3], 0.05f);
+  EXPECT_FLOAT_EQ(lrs[4], 0.025f);
   EXPECT_FLOAT_EQ(lrs[5], 0.025f);
 }
 
@@ -147,7 +151,8 @@ TEST(ProgressBar, DrawsABarOnATerminal) {
   std::ostringstream out;
   Sequential model = tiny_model();
   auto bar = std::make_shared<ProgressBar>(ProgressBarOptions{.out = &out, .interactive = true});
-  model.fit(Tensor({64, 1}, 1.0f), Tensor({64, 1}, 1.0f), {.epochs = 1, .batch_size = 8, .callbacks = {bar}});
+  model.fit(Tensor({64, 1}, 1.0f), Tensor({64, 1}, 1.0f),
+            {.epochs = 1, .batch_size = 8, .callbacks = {bar}});
   std::string s = out.str();
   EXPECT_NE(s.find("Epoch 1/1\n"), std::string::npos) << s;
   EXPECT_NE(s.find("8/8 [==============================]"), std::string::npos) << s;

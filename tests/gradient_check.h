@@ -16,8 +16,8 @@
 namespace nnkit::testing {
 
 struct GradCheckOptions {
-  float step = 1e-2f;      // central-difference step (float32 forward: small steps drown in rounding)
-  double tolerance = 1e-3; // on the relative error defined above
+  float step = 1e-2f;  // central-difference step (float32 forward: small steps drown in rounding)
+  double tolerance = 1e-3;  // on the relative error defined above
   Mode mode = Mode::Train;
 };
 

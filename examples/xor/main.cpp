@@ -16,11 +16,14 @@ int main(int argc, char** argv) {
   }
   const nnkit::Tensor x({4, 2}, {0, 0, 0, 1, 1, 0, 1, 1});
   const nnkit::Tensor t({4, 1}, {0, 1, 1, 0});
-  nnkit::ClassicBP bp({.layer_sizes = {2, hidden, 1}, .learning_rate = 0.5f, .precision = 1e-3,
-                       .max_iterations = 500000, .seed = seed});
+  nnkit::ClassicBP bp({.layer_sizes = {2, hidden, 1},
+                       .learning_rate = 0.5f,
+                       .precision = 1e-3,
+                       .max_iterations = 500000,
+                       .seed = seed});
   nnkit::ClassicBPResult r = bp.train(x, t);
-  std::cout << fmt::format("{} after {} steps, error {:.6f}\n", r.converged ? "converged" : "did not converge",
-                           r.iterations, r.error);
+  std::cout << fmt::format("{} after {} steps, error {:.6f}\n",
+                           r.converged ? "converged" : "did not converge", r.iterations, r.error);
   nnkit::Tensor out = bp.predict(x);
   for (int i = 0; i < 4; ++i) {
     std::cout << fmt::format("{:.0f} xor {:.0f} = {:.4f}\n", x[2 * i], x[2 * i + 1], out[i]);

@@ -22,7 +22,8 @@ struct TrainInfo {
   int epochs = 0;
   int64_t steps_per_epoch = 0;
   int64_t samples = 0;
-  std::vector<std::string> metric_names;  // "loss", then each metric; val_ ones when validating
+  std::vector<std::string> metric_names =
+      {};  // "loss", then each metric; val_ ones when validating
 };
 
 class Callback {
@@ -110,7 +111,7 @@ class LearningRateScheduler final : public Callback {
 
 // Appends one row per epoch to a CSV file: epoch, then every log in TrainInfo order.
 struct CSVLoggerOptions {
-  std::string filename;
+  std::string filename = {};
   char separator = ',';
   bool append = false;
 };
@@ -129,8 +130,8 @@ class CSVLogger final : public Callback {
 // running loss and metrics, redrawn in place on a terminal; when the stream is not a
 // terminal, one line per epoch only.
 struct ProgressBarOptions {
-  std::ostream* out = nullptr;          // default std::cout
-  std::optional<bool> interactive;      // default: whether stdout is a terminal
+  std::ostream* out = nullptr;           // default std::cout
+  std::optional<bool> interactive = {};  // default: whether stdout is a terminal
   int width = 30;
 };
 class ProgressBar final : public Callback {

@@ -16,10 +16,10 @@ struct Initializer {
   // normal (mean, stddev), glorot_uniform, glorot_normal, he_uniform, he_normal,
   // lecun_uniform, lecun_normal, orthogonal (gain), zeros, ones, constant (value).
   std::string name = "glorot_uniform";
-  float value = 0.0f;    // constant
+  float value = 0.0f;                     // constant
   float minval = -0.05f, maxval = 0.05f;  // uniform (Keras RandomUniform defaults)
   float mean = 0.0f, stddev = 0.05f;      // normal (Keras RandomNormal defaults)
-  float gain = 1.0f;     // orthogonal
+  float gain = 1.0f;                      // orthogonal
 };
 
 // "he_normal" or {"class_name": "Constant", "config": {"value": 0.1}} style or

@@ -29,8 +29,8 @@
 namespace nnkit {
 
 struct SequentialOptions {
-  Shape input_shape;   // without the batch dimension; may be left empty until build/fit
-  uint64_t seed = 42;  // initial weights, shuffling and dropout all draw from it
+  Shape input_shape = {};  // without the batch dimension; may be left empty until build/fit
+  uint64_t seed = 42;      // initial weights, shuffling and dropout all draw from it
 };
 
 struct FitOptions {
@@ -41,8 +41,8 @@ struct FitOptions {
   bool shuffle = true;
   // The last fraction of x and y (taken before shuffling, as Keras) is held out for validation.
   double validation_split = 0.0;
-  std::optional<std::pair<Tensor, Tensor>> validation_data;
-  std::vector<std::shared_ptr<Callback>> callbacks;
+  std::optional<std::pair<Tensor, Tensor>> validation_data = {};
+  std::vector<std::shared_ptr<Callback>> callbacks = {};
   // 0: silent; 1: progress bar; 2: one line per epoch.
   int verbose = 0;
 };

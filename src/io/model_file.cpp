@@ -10,7 +10,8 @@ namespace nnkit {
 
 void save_model(const std::string& path, Sequential& model,
                 const std::map<std::string, std::string>& extra_metadata) {
-  if (!model.built()) throw ValueError("save_model: the model is not built (give input_shape or fit it first)");
+  if (!model.built())
+    throw ValueError("save_model: the model is not built (give input_shape or fit it first)");
   SafetensorsFile file;
   file.metadata = extra_metadata;
   file.metadata["nnkit.format"] = "1";
@@ -23,7 +24,8 @@ Sequential load_model(const std::string& path) {
   SafetensorsFile file = read_safetensors(path);
   auto format = file.metadata.find("nnkit.format");
   if (format == file.metadata.end() || format->second != "1") {
-    throw FormatError(fmt::format("{}: not an nnkit model file (__metadata__ needs \"nnkit.format\": \"1\")", path));
+    throw FormatError(fmt::format(
+        "{}: not an nnkit model file (__metadata__ needs \"nnkit.format\": \"1\")", path));
   }
   auto spec_text = file.metadata.find("nnkit.spec");
   if (spec_text == file.metadata.end()) {
@@ -50,7 +52,8 @@ Sequential load_model(const std::string& path) {
     if (t == nullptr) throw FormatError(fmt::format("{}: tensor '{}' is missing", path, name));
     if (t->shape() != param->value.shape()) {
       throw FormatError(fmt::format("{}: tensor '{}' has shape {}, the spec needs {}", path, name,
-                                    shape_to_string(t->shape()), shape_to_string(param->value.shape())));
+                                    shape_to_string(t->shape()),
+                                    shape_to_string(param->value.shape())));
     }
     param->value = *t;
     used.insert(name);

@@ -30,7 +30,8 @@ void check_input_shape(const std::string& who, const Shape& expected, const Tens
     std::string want = "[N";
     for (int64_t d : expected) want += fmt::format(", {}", d);
     want += "]";
-    throw ShapeError(fmt::format("{}: expected input {}, got {}", who, want, shape_to_string(x.shape())));
+    throw ShapeError(
+        fmt::format("{}: expected input {}, got {}", who, want, shape_to_string(x.shape())));
   }
 }
 

@@ -13,7 +13,8 @@ float sigmoid(float z) { return 1.0f / (1.0f + std::exp(-z)); }
 
 ClassicBP::ClassicBP(ClassicBPOptions options) : options_(std::move(options)), rng_(options_.seed) {
   const auto& sizes = options_.layer_sizes;
-  if (sizes.size() < 2) throw ValueError("ClassicBP: layer_sizes needs an input and an output size");
+  if (sizes.size() < 2)
+    throw ValueError("ClassicBP: layer_sizes needs an input and an output size");
   for (int64_t s : sizes) {
     if (s < 1) throw ValueError("ClassicBP: every layer size must be >= 1");
   }
@@ -59,8 +60,9 @@ ClassicBPResult ClassicBP::train(const Tensor& x, const Tensor& t) {
   const auto& sizes = options_.layer_sizes;
   if (x.rank() != 2 || x.dim(1) != sizes.front() || t.rank() != 2 || t.dim(1) != sizes.back() ||
       x.dim(0) != t.dim(0) || x.dim(0) == 0) {
-    throw ShapeError(fmt::format("ClassicBP: expected x [N, {}] and t [N, {}], got {} and {}", sizes.front(),
-                                 sizes.back(), shape_to_string(x.shape()), shape_to_string(t.shape())));
+    throw ShapeError(fmt::format("ClassicBP: expected x [N, {}] and t [N, {}], got {} and {}",
+                                 sizes.front(), sizes.back(), shape_to_string(x.shape()),
+                                 shape_to_string(t.shape())));
   }
   std::size_t layers = sizes.size();
   std::vector<std::vector<float>> a, delta(layers);
@@ -91,7 +93,8 @@ ClassicBPResult ClassicBP::train(const Tensor& x, const Tensor& t) {
     for (std::size_t l = 1; l < layers; ++l) {
       Tensor& w = weights_[l - 1];
       for (int64_t j = 0; j < sizes[l]; ++j) {
-        for (int64_t i = 0; i < sizes[l - 1]; ++i) w[j * sizes[l - 1] + i] -= eta * delta[l][j] * a[l - 1][i];
+        for (int64_t i = 0; i < sizes[l - 1]; ++i)
+          w[j * sizes[l - 1] + i] -= eta * delta[l][j] * a[l - 1][i];
         biases_[l - 1][j] -= eta * delta[l][j];
       }
     }
@@ -106,7 +109,8 @@ ClassicBPResult ClassicBP::train(const Tensor& x, const Tensor& t) {
 Tensor ClassicBP::predict(const Tensor& x) const {
   const auto& sizes = options_.layer_sizes;
   if (x.rank() != 2 || x.dim(1) != sizes.front()) {
-    throw ShapeError(fmt::format("ClassicBP: expected x [N, {}], got {}", sizes.front(), shape_to_string(x.shape())));
+    throw ShapeError(fmt::format("ClassicBP: expected x [N, {}], got {}", sizes.front(),
+                                 shape_to_string(x.shape())));
   }
   Tensor out({x.dim(0), sizes.back()});
   std::vector<std::vector<float>> a;

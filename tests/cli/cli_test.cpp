@@ -50,21 +50,23 @@ class Cli : public ::testing::Test {
 };
 
 TEST_F(Cli, TrainPredictEvaluateSummary) {
-  CommandResult r = run_nnkit("train --spec " + path("spec.json") + " --x " + path("x.npy") + " --y " +
-                              path("y.npy") + " --epochs 40 --batch-size 8 --quiet --log " + path("log.csv") +
-                              " --out " + path("m.safetensors"));
+  CommandResult r =
+      run_nnkit("train --spec " + path("spec.json") + " --x " + path("x.npy") + " --y " +
+                path("y.npy") + " --epochs 40 --batch-size 8 --quiet --log " + path("log.csv") +
+                " --out " + path("m.safetensors"));
   ASSERT_EQ(r.status, 0) << r.err;
   ASSERT_TRUE(fs::exists(path("m.safetensors")));
   ASSERT_TRUE(fs::exists(path("log.csv")));
 
-  r = run_nnkit("evaluate --model " + path("m.safetensors") + " --x " + path("x.npy") + " --y " + path("y.npy") +
-                " --json");
+  r = run_nnkit("evaluate --model " + path("m.safetensors") + " --x " + path("x.npy") + " --y " +
+                path("y.npy") + " --json");
   ASSERT_EQ(r.status, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_LT(j.at("loss").get<double>(), 0.01) << r.out;
   EXPECT_TRUE(j.contains("mae")) << r.out;
 
-  r = run_nnkit("predict --model " + path("m.safetensors") + " --x " + path("x.npy") + " --out " + path("p.npy"));
+  r = run_nnkit("predict --model " + path("m.safetensors") + " --x " + path("x.npy") + " --out " +
+                path("p.npy"));
   ASSERT_EQ(r.status, 0) << r.err;
   Tensor p = read_npy(path("p.npy"));
   EXPECT_EQ(p.shape(), (Shape{64, 1}));
@@ -76,23 +78,24 @@ TEST_F(Cli, TrainPredictEvaluateSummary) {
   EXPECT_NE(r.out.find("Total params: 41"), std::string::npos) << r.out;
 
   // Continue training from the file with another optimizer.
-  r = run_nnkit("train --model " + path("m.safetensors") + " --x " + path("x.npy") + " --y " + path("y.npy") +
-                " --optimizer sgd --lr 0.01 --quiet --out " + path("m2.safetensors"));
+  r = run_nnkit("train --model " + path("m.safetensors") + " --x " + path("x.npy") + " --y " +
+                path("y.npy") + " --optimizer sgd --lr 0.01 --quiet --out " +
+                path("m2.safetensors"));
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(fs::exists(path("m2.safetensors")));
 }
 
 TEST_F(Cli, MissingInputFile) {
-  expect_usage_error(run_nnkit("predict --model " + path("nope.safetensors") + " --x " + path("x.npy") +
-                               " --out " + path("p.npy")),
+  expect_usage_error(run_nnkit("predict --model " + path("nope.safetensors") + " --x " +
+                               path("x.npy") + " --out " + path("p.npy")),
                      "nope.safetensors");
   EXPECT_FALSE(fs::exists(path("p.npy")));
 }
 
 TEST_F(Cli, MalformedNpy) {
   write(path("bad.npy"), "not an npy file at all");
-  CommandResult r = run_nnkit("train --spec " + path("spec.json") + " --x " + path("bad.npy") + " --y " +
-                              path("y.npy") + " --quiet --out " + path("m.safetensors"));
+  CommandResult r = run_nnkit("train --spec " + path("spec.json") + " --x " + path("bad.npy") +
+                              " --y " + path("y.npy") + " --quiet --out " + path("m.safetensors"));
   expect_usage_error(r, "--x");
   EXPECT_NE(r.err.find("bad.npy"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(path("m.safetensors")));
@@ -100,46 +103,50 @@ TEST_F(Cli, MalformedNpy) {
 
 TEST_F(Cli, InvalidSpecJsonNamesLineAndColumn) {
   write(path("broken.json"), "{\n  \"layers\": [\n    {\"type\": \"Dense\" \"units\": 2}\n  ]\n}");
-  CommandResult r = run_nnkit("train --spec " + path("broken.json") + " --x " + path("x.npy") + " --y " +
-                              path("y.npy") + " --quiet --out " + path("m.safetensors"));
+  CommandResult r = run_nnkit("train --spec " + path("broken.json") + " --x " + path("x.npy") +
+                              " --y " + path("y.npy") + " --quiet --out " + path("m.safetensors"));
   expect_usage_error(r, "broken.json:3:");
   EXPECT_FALSE(fs::exists(path("m.safetensors")));
 }
 
 TEST_F(Cli, UnknownLayerType) {
-  write(path("s.json"), R"({"input_shape": [3], "layers": [{"type": "Dense2", "units": 1}], "loss": "mse"})");
-  expect_usage_error(run_nnkit("train --spec " + path("s.json") + " --x " + path("x.npy") + " --y " +
-                               path("y.npy") + " --quiet --out " + path("m.safetensors")),
+  write(path("s.json"),
+        R"({"input_shape": [3], "layers": [{"type": "Dense2", "units": 1}], "loss": "mse"})");
+  expect_usage_error(run_nnkit("train --spec " + path("s.json") + " --x " + path("x.npy") +
+                               " --y " + path("y.npy") + " --quiet --out " + path("m.safetensors")),
                      "Dense2");
   EXPECT_FALSE(fs::exists(path("m.safetensors")));
 }
 
 TEST_F(Cli, InputsOfTheWrongShape) {
   write_npy(path("x5.npy"), Tensor({64, 5}));
-  expect_usage_error(run_nnkit("train --spec " + path("spec.json") + " --x " + path("x5.npy") + " --y " +
-                               path("y.npy") + " --quiet --out " + path("m.safetensors")),
+  expect_usage_error(run_nnkit("train --spec " + path("spec.json") + " --x " + path("x5.npy") +
+                               " --y " + path("y.npy") + " --quiet --out " + path("m.safetensors")),
                      "[3]");
   EXPECT_FALSE(fs::exists(path("m.safetensors")));
 }
 
 TEST_F(Cli, TargetsOfTheWrongCount) {
   write_npy(path("y10.npy"), Tensor({10, 1}));
-  expect_usage_error(run_nnkit("train --spec " + path("spec.json") + " --x " + path("x.npy") + " --y " +
-                               path("y10.npy") + " --quiet --out " + path("m.safetensors")),
-                     "64 samples");
+  expect_usage_error(
+      run_nnkit("train --spec " + path("spec.json") + " --x " + path("x.npy") + " --y " +
+                path("y10.npy") + " --quiet --out " + path("m.safetensors")),
+      "64 samples");
 }
 
 TEST_F(Cli, OutputDirectoryMissing) {
-  expect_usage_error(run_nnkit("train --spec " + path("spec.json") + " --x " + path("x.npy") + " --y " +
-                               path("y.npy") + " --quiet --out " + path("no/such/dir/m.safetensors")),
-                     "does not exist");
+  expect_usage_error(
+      run_nnkit("train --spec " + path("spec.json") + " --x " + path("x.npy") + " --y " +
+                path("y.npy") + " --quiet --out " + path("no/such/dir/m.safetensors")),
+      "does not exist");
 }
 
 TEST_F(Cli, FailedTrainLeavesAnExistingOutputUntouched) {
   write(path("m.safetensors"), "old contents");
   write_npy(path("y10.npy"), Tensor({10, 1}));
-  CommandResult r = run_nnkit("train --spec " + path("spec.json") + " --x " + path("x.npy") + " --y " +
-                              path("y10.npy") + " --quiet --out " + path("m.safetensors"));
+  CommandResult r =
+      run_nnkit("train --spec " + path("spec.json") + " --x " + path("x.npy") + " --y " +
+                path("y10.npy") + " --quiet --out " + path("m.safetensors"));
   EXPECT_EQ(r.status, 2);
   std::ifstream in(path("m.safetensors"));
   std::string contents((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -148,8 +155,8 @@ TEST_F(Cli, FailedTrainLeavesAnExistingOutputUntouched) {
 
 TEST_F(Cli, CorruptModelFile) {
   write(path("m.safetensors"), std::string("\xff\xff\xff\xff\xff\xff\xff\x7f{}", 10));
-  expect_usage_error(run_nnkit("predict --model " + path("m.safetensors") + " --x " + path("x.npy") +
-                               " --out " + path("p.npy")),
+  expect_usage_error(run_nnkit("predict --model " + path("m.safetensors") + " --x " +
+                               path("x.npy") + " --out " + path("p.npy")),
                      "m.safetensors");
   EXPECT_FALSE(fs::exists(path("p.npy")));
 }
@@ -158,16 +165,20 @@ TEST_F(Cli, UnknownFlagAndMissingArguments) {
   expect_usage_error(run_nnkit("train --bogus"), "--bogus");
   expect_usage_error(run_nnkit("predict --x " + path("x.npy")), "--model");
   expect_usage_error(run_nnkit("frobnicate"), "frobnicate");
-  expect_usage_error(run_nnkit("train --spec " + path("spec.json") + " --x " + path("x.npy") + " --y " +
-                               path("y.npy") + " --batch-size 0 --out " + path("m.safetensors")),
-                     "--batch-size");
-  expect_usage_error(run_nnkit("train --spec " + path("spec.json") + " --x " + path("x.npy") + " --y " +
-                               path("y.npy") + " --optimizer adamm --quiet --out " + path("m.safetensors")),
-                     "adamm");
+  expect_usage_error(
+      run_nnkit("train --spec " + path("spec.json") + " --x " + path("x.npy") + " --y " +
+                path("y.npy") + " --batch-size 0 --out " + path("m.safetensors")),
+      "--batch-size");
+  expect_usage_error(
+      run_nnkit("train --spec " + path("spec.json") + " --x " + path("x.npy") + " --y " +
+                path("y.npy") + " --optimizer adamm --quiet --out " + path("m.safetensors")),
+      "adamm");
 }
 
 TEST_F(Cli, EvaluateWithoutTargets) {
-  expect_usage_error(run_nnkit("evaluate --model " + path("m.safetensors") + " --x " + path("x.npy")), "--y");
+  // --model names an existing file: the missing --y is the only problem.
+  expect_usage_error(run_nnkit("evaluate --model " + path("x.npy") + " --x " + path("x.npy")),
+                     "--y");
 }
 
 TEST_F(Cli, DemoRuns) {

@@ -26,8 +26,8 @@ TEST_P(GemmMatchesReference, OnAwkwardSizes) {
   Trans trans_a = ta ? Trans::Yes : Trans::No, trans_b = tb ? Trans::Yes : Trans::No;
   int lda = ta ? m : k, ldb = tb ? k : n;
   gemm(trans_a, trans_b, m, n, k, 0.5f, a.data(), lda, b.data(), ldb, beta, c.data(), n);
-  gemm_reference(trans_a, trans_b, m, n, k, 0.5f, a.data(), lda, b.data(), ldb, beta,
-                 c_ref.data(), n);
+  gemm_reference(trans_a, trans_b, m, n, k, 0.5f, a.data(), lda, b.data(), ldb, beta, c_ref.data(),
+                 n);
   for (int i = 0; i < m * n; ++i) ASSERT_NEAR(c[i], c_ref[i], 1e-4f * std::sqrt(k) + 1e-5f) << i;
 }
 

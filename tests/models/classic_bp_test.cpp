@@ -9,7 +9,10 @@ namespace {
 
 TEST(ClassicBP, LearnsXor) {
   Tensor x({4, 2}, {0, 0, 0, 1, 1, 0, 1, 1}), t({4, 1}, {0, 1, 1, 0});
-  ClassicBP bp({.layer_sizes = {2, 4, 1}, .learning_rate = 0.5f, .precision = 1e-3, .max_iterations = 500000,
+  ClassicBP bp({.layer_sizes = {2, 4, 1},
+                .learning_rate = 0.5f,
+                .precision = 1e-3,
+                .max_iterations = 500000,
                 .seed = 1});
   ClassicBPResult r = bp.train(x, t);
   EXPECT_TRUE(r.converged) << "error " << r.error << " after " << r.iterations;
@@ -30,7 +33,8 @@ TEST(ClassicBP, StartsWithWeightsInMinusOneToOne) {
 
 TEST(ClassicBP, OneStepIsTheNotesWorkedExample) {
   // With one sample the random pick is always that sample: the step is the notes' example.
-  ClassicBP bp({.layer_sizes = {2, 2, 2}, .learning_rate = 0.5f, .precision = 0, .max_iterations = 1});
+  ClassicBP bp(
+      {.layer_sizes = {2, 2, 2}, .learning_rate = 0.5f, .precision = 0, .max_iterations = 1});
   bp.weights()[0] = Tensor({2, 2}, {0.15f, 0.20f, 0.25f, 0.30f});
   bp.biases()[0] = Tensor({2}, {0.35f, 0.35f});
   bp.weights()[1] = Tensor({2, 2}, {0.40f, 0.45f, 0.50f, 0.55f});

@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "fmt/format.h"
+#include "nnkit/error.h"
 #include "nnkit/io/model_file.h"
 
 namespace nnkit::cli {
@@ -18,15 +19,20 @@ struct EvaluateArgs {
 
 void add_evaluate_command(CLI::App& app) {
   auto args = std::make_shared<EvaluateArgs>();
-  CLI::App* cmd = app.add_subcommand("evaluate", "Print a model's loss and metrics on inputs and targets");
-  cmd->add_option("--model", args->model, "Model file (.safetensors)")->required()->check(CLI::ExistingFile);
+  CLI::App* cmd =
+      app.add_subcommand("evaluate", "Print a model's loss and metrics on inputs and targets");
+  cmd->add_option("--model", args->model, "Model file (.safetensors)")
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->add_option("--x", args->x, "Inputs, .npy")->required()->check(CLI::ExistingFile);
   cmd->add_option("--y", args->y, "Targets, .npy")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--batch-size", args->batch_size, "Samples per forward pass")->check(CLI::PositiveNumber);
+  cmd->add_option("--batch-size", args->batch_size, "Samples per forward pass")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args] {
     Sequential model = load_model(args->model);
-    if (!model.compiled()) throw ValueError(fmt::format("--model {}: the model's spec has no loss", args->model));
+    if (!model.compiled())
+      throw ValueError(fmt::format("--model {}: the model's spec has no loss", args->model));
     Tensor x = read_array("--x", args->x);
     Tensor y = read_array("--y", args->y);
     auto results = model.evaluate(x, y, args->batch_size);
@@ -36,7 +42,8 @@ void add_evaluate_command(CLI::App& app) {
       std::cout << out.dump() << "\n";
     } else {
       std::cout << fmt::format("loss: {:.9g}", results.at("loss"));
-      for (const auto& name : model.metric_names()) std::cout << fmt::format(" - {}: {:.9g}", name, results.at(name));
+      for (const auto& name : model.metric_names())
+        std::cout << fmt::format(" - {}: {:.9g}", name, results.at(name));
       std::cout << "\n";
     }
   });

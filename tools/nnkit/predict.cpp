@@ -17,10 +17,13 @@ struct PredictArgs {
 void add_predict_command(CLI::App& app) {
   auto args = std::make_shared<PredictArgs>();
   CLI::App* cmd = app.add_subcommand("predict", "Run a model on inputs and write its outputs");
-  cmd->add_option("--model", args->model, "Model file (.safetensors)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--model", args->model, "Model file (.safetensors)")
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->add_option("--x", args->x, "Inputs, .npy")->required()->check(CLI::ExistingFile);
   cmd->add_option("--out", args->out, "Outputs, .npy (float32)")->required();
-  cmd->add_option("--batch-size", args->batch_size, "Samples per forward pass")->check(CLI::PositiveNumber);
+  cmd->add_option("--batch-size", args->batch_size, "Samples per forward pass")
+      ->check(CLI::PositiveNumber);
   cmd->callback([args] {
     check_output_path("--out", args->out);
     Sequential model = load_model(args->model);

@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "fmt/format.h"
+#include "nnkit/error.h"
 #include "nnkit/io/model_file.h"
 
 namespace nnkit::cli {
@@ -11,9 +12,11 @@ namespace nnkit::cli {
 void add_summary_command(CLI::App& app) {
   auto spec = std::make_shared<std::string>();
   auto model_path = std::make_shared<std::string>();
-  CLI::App* cmd = app.add_subcommand("summary", "Print a model's layers, output shapes and parameter counts");
+  CLI::App* cmd =
+      app.add_subcommand("summary", "Print a model's layers, output shapes and parameter counts");
   auto* s = cmd->add_option("--spec", *spec, "Model spec (JSON)")->check(CLI::ExistingFile);
-  auto* m = cmd->add_option("--model", *model_path, "Model file (.safetensors)")->check(CLI::ExistingFile);
+  auto* m = cmd->add_option("--model", *model_path, "Model file (.safetensors)")
+                ->check(CLI::ExistingFile);
   s->excludes(m);
   cmd->callback([spec, model_path, s, m] {
     if (s->count() + m->count() != 1) throw CLI::RequiredError("--spec or --model");

@@ -34,9 +34,11 @@ void run_train(const TrainArgs& args) {
   Sequential model;
   if (!args.spec.empty()) {
     nlohmann::json spec = read_spec_file(args.spec);
-    if (!spec.is_object()) throw ValueError(fmt::format("--spec {}: expected a JSON object", args.spec));
+    if (!spec.is_object())
+      throw ValueError(fmt::format("--spec {}: expected a JSON object", args.spec));
     if (args.seed) spec["seed"] = *args.seed;
-    if (!spec.contains("loss")) throw ValueError(fmt::format("--spec {}: the spec has no \"loss\"", args.spec));
+    if (!spec.contains("loss"))
+      throw ValueError(fmt::format("--spec {}: the spec has no \"loss\"", args.spec));
     try {
       model = Sequential::from_spec(spec);
     } catch (const Error& e) {
@@ -50,7 +52,8 @@ void run_train(const TrainArgs& args) {
 
   // --optimizer replaces the spec's optimizer; --lr alone changes its learning rate.
   if (!args.optimizer.empty() || args.lr) {
-    nlohmann::json opt = args.optimizer.empty() ? model.optimizer()->config() : nlohmann::json{{"type", args.optimizer}};
+    nlohmann::json opt = args.optimizer.empty() ? model.optimizer()->config()
+                                                : nlohmann::json{{"type", args.optimizer}};
     if (opt.is_string()) opt = nlohmann::json{{"type", opt}};
     if (args.lr) opt["learning_rate"] = *args.lr;
     std::vector<std::string> metrics = model.metric_names();
@@ -64,10 +67,10 @@ void run_train(const TrainArgs& args) {
   fit.validation_split = args.val_split;
   fit.verbose = args.quiet ? 0 : 1;
   if (args.early_stopping) {
-    fit.callbacks.push_back(std::make_shared<EarlyStopping>(EarlyStoppingOptions{
-        .monitor = args.val_split > 0 ? "val_loss" : "loss",
-        .patience = *args.early_stopping,
-        .restore_best_weights = true}));
+    fit.callbacks.push_back(std::make_shared<EarlyStopping>(
+        EarlyStoppingOptions{.monitor = args.val_split > 0 ? "val_loss" : "loss",
+                             .patience = *args.early_stopping,
+                             .restore_best_weights = true}));
   }
   // The log is written beside its target and renamed at the end, so that a failed run
   // leaves no half-written file.
@@ -92,21 +95,29 @@ void run_train(const TrainArgs& args) {
 void add_train_command(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
   CLI::App* cmd = app.add_subcommand("train", "Train a model on arrays and save it");
-  auto* spec = cmd->add_option("--spec", args->spec, "Model spec (JSON) to build and train")->check(CLI::ExistingFile);
-  auto* model = cmd->add_option("--model", args->model, "Model file (.safetensors) to continue training")
-                    ->check(CLI::ExistingFile);
+  auto* spec = cmd->add_option("--spec", args->spec, "Model spec (JSON) to build and train")
+                   ->check(CLI::ExistingFile);
+  auto* model =
+      cmd->add_option("--model", args->model, "Model file (.safetensors) to continue training")
+          ->check(CLI::ExistingFile);
   spec->excludes(model);
-  cmd->add_option("--x", args->x, "Inputs, .npy (float32 or float64)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--x", args->x, "Inputs, .npy (float32 or float64)")
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->add_option("--y", args->y, "Targets, .npy")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--out", args->out, "Where to write the trained model (.safetensors)")->required();
-  cmd->add_option("--epochs", args->epochs, "Passes over the data (default 1)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--out", args->out, "Where to write the trained model (.safetensors)")
+      ->required();
+  cmd->add_option("--epochs", args->epochs, "Passes over the data (default 1)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--batch-size", args->batch_size,
                   "Samples per update: 1 stochastic, N (all) batch, else minibatch (default 32)")
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--no-shuffle", args->no_shuffle, "Keep the samples' order in every epoch");
-  cmd->add_option("--optimizer", args->optimizer, "sgd, adam, adamw, rmsprop or adagrad (default: the spec's)");
+  cmd->add_option("--optimizer", args->optimizer,
+                  "sgd, adam, adamw, rmsprop or adagrad (default: the spec's)");
   cmd->add_option("--lr", args->lr, "Learning rate")->check(CLI::PositiveNumber);
-  cmd->add_option("--val-split", args->val_split, "Fraction of the samples, from the end, held out for validation")
+  cmd->add_option("--val-split", args->val_split,
+                  "Fraction of the samples, from the end, held out for validation")
       ->check(CLI::Range(0.0, 0.99));
   cmd->add_option("--seed", args->seed, "Seed for initial weights, shuffling and dropout");
   cmd->add_option("--early-stopping", args->early_stopping,
