@@ -39,6 +39,7 @@ Sequential& Sequential::add(std::unique_ptr<Layer> layer) {
     }
     built_ = true;
   }
+  if (layers_.empty()) layer->set_input_gradient_needed(false);
   layers_.push_back(std::move(layer));
   return *this;
 }

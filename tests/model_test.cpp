@@ -210,3 +210,19 @@ TEST(Sequential, SummaryListsLayersAndTotals) {
 
 }  // namespace
 }  // namespace nnkit
+
+namespace nnkit {
+namespace {
+
+TEST(Sequential, SkipsTheInputGradientOfItsFirstLayerOnly) {
+  Sequential model({.input_shape = {3}});
+  model.add(Dense({.units = 4}));
+  model.add(Dense({.units = 2}));
+  EXPECT_FALSE(model.layer(0).input_gradient_needed());
+  EXPECT_TRUE(model.layer(1).input_gradient_needed());
+  Dense standalone({.units = 2});
+  EXPECT_TRUE(standalone.input_gradient_needed());
+}
+
+}  // namespace
+}  // namespace nnkit

@@ -107,6 +107,7 @@ Tensor Dense::linear_backward(const Tensor& dz) {
   gemm(Trans::Yes, Trans::No, units, in_features_, rows, 1.0f, dz.data(), units, x_.data(),
        in_features_, 1.0f, weight_.grad.data(), in_features_);
   if (options_.use_bias) sum_rows_into(rows, units, dz.data(), bias_.grad.data());
+  if (!input_gradient_needed_) return Tensor();
   // dx = dz·W.
   Tensor dx = Tensor::uninitialized(x_.shape());
   gemm(Trans::No, Trans::No, rows, in_features_, units, 1.0f, dz.data(), units,

@@ -53,6 +53,11 @@ class Layer {
   // Like backward(), with dz the gradient with respect to the pre-activation.
   virtual Tensor backward_preactivation(const Tensor& dz);
 
+  // Sequential clears this on its first layer, whose input gradient nobody reads; a layer
+  // may then skip computing dx and return an empty tensor from backward().
+  void set_input_gradient_needed(bool needed) { input_gradient_needed_ = needed; }
+  bool input_gradient_needed() const { return input_gradient_needed_; }
+
   void zero_grad();
   int64_t param_count(bool trainable_only = false);
   const Shape& input_shape() const { return input_shape_; }
@@ -62,6 +67,7 @@ class Layer {
   // Set by build() implementations, for summary() and shape checks.
   Shape input_shape_;
   Shape output_shape_;
+  bool input_gradient_needed_ = true;
 };
 
 // Checks that x is [batch, ...expected] and throws ShapeError naming `who` otherwise.
