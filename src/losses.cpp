@@ -146,7 +146,7 @@ Tensor MeanSquaredError::gradient(const Tensor& pred, const Tensor& target) cons
   float* __restrict g = grad.data();
   const int64_t n = pred.size();
   const float scale = static_cast<float>(2.0 / static_cast<double>(n));
-#pragma omp parallel for simd if (n > kParallelThreshold)
+#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
   for (int64_t i = 0; i < n; ++i) g[i] = scale * (p[i] - t[i]);
   return grad;
 }
@@ -173,7 +173,7 @@ Tensor MeanAbsoluteError::gradient(const Tensor& pred, const Tensor& target) con
   float* __restrict g = grad.data();
   const int64_t n = pred.size();
   const float scale = static_cast<float>(1.0 / static_cast<double>(n));
-#pragma omp parallel for simd if (n > kParallelThreshold)
+#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
   for (int64_t i = 0; i < n; ++i) {
     float e = p[i] - t[i];
     g[i] = e > 0.0f ? scale : (e < 0.0f ? -scale : 0.0f);
@@ -208,7 +208,7 @@ Tensor Huber::gradient(const Tensor& pred, const Tensor& target) const {
   const int64_t n = pred.size();
   const float scale = static_cast<float>(1.0 / static_cast<double>(n));
   const float delta = delta_;
-#pragma omp parallel for simd if (n > kParallelThreshold)
+#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
   for (int64_t i = 0; i < n; ++i) {
     float e = std::clamp(p[i] - t[i], -delta, delta);
     g[i] = scale * e;
@@ -278,7 +278,7 @@ Tensor BinaryCrossentropy::gradient_preactivation(const Tensor& pred, const Tens
   float* __restrict g = grad.data();
   const int64_t n = pred.size();
   const float scale = static_cast<float>(1.0 / static_cast<double>(n));
-#pragma omp parallel for simd if (n > kParallelThreshold)
+#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
   for (int64_t i = 0; i < n; ++i) g[i] = scale * (p[i] - y[i]);
   return grad;
 }

@@ -41,7 +41,7 @@ double squared_norm(int64_t n, const float* x) {
 void scale_in_place(Tensor& t, float factor) {
   float* x = t.data();
   const int64_t n = t.size();
-#pragma omp parallel for simd if (n > kParallelThreshold)
+#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
   for (int64_t i = 0; i < n; ++i) x[i] *= factor;
 }
 
@@ -137,20 +137,20 @@ class SGD final : public SlotOptimizer {
     const float* __restrict g = param.grad.data();
     const int64_t n = param.value.size();
     if (options_.momentum == 0.0f) {
-#pragma omp parallel for simd if (n > kParallelThreshold)
+#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
       for (int64_t i = 0; i < n; ++i) w[i] -= lr * g[i];
       return;
     }
     float* __restrict b = slot(index, 0);
     const float momentum = options_.momentum;
     if (options_.nesterov) {
-#pragma omp parallel for simd if (n > kParallelThreshold)
+#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
       for (int64_t i = 0; i < n; ++i) {
         b[i] = momentum * b[i] + g[i];
         w[i] -= lr * (g[i] + momentum * b[i]);
       }
     } else {
-#pragma omp parallel for simd if (n > kParallelThreshold)
+#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
       for (int64_t i = 0; i < n; ++i) {
         b[i] = momentum * b[i] + g[i];
         w[i] -= lr * b[i];
@@ -187,24 +187,25 @@ void adam_update(const AdamCore& c, float* __restrict w, const float* __restrict
   const double bias_correction1 = 1.0 - std::pow(static_cast<double>(c.beta_1), td);
   const double bias_correction2 = 1.0 - std::pow(static_cast<double>(c.beta_2), td);
   const float step_size = static_cast<float>(lr / bias_correction1);
-  const float bias_correction2_sqrt = static_cast<float>(std::sqrt(bias_correction2));
+  // Multiplying by the reciprocal keeps one division (m / denom) in the loop, not two.
+  const float inv_bias_correction2_sqrt = static_cast<float>(1.0 / std::sqrt(bias_correction2));
   const float b1 = c.beta_1, b2 = c.beta_2, eps = c.epsilon;
   const float one_minus_b1 = one_minus(b1), one_minus_b2 = one_minus(b2);
   if (c.amsgrad) {
-#pragma omp parallel for simd if (n > kParallelThreshold)
+#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
     for (int64_t i = 0; i < n; ++i) {
       m[i] = b1 * m[i] + one_minus_b1 * g[i];
       v[i] = b2 * v[i] + one_minus_b2 * g[i] * g[i];
       v_max[i] = std::max(v_max[i], v[i]);
-      float denom = std::sqrt(v_max[i]) / bias_correction2_sqrt + eps;
+      float denom = std::sqrt(v_max[i]) * inv_bias_correction2_sqrt + eps;
       w[i] -= step_size * (m[i] / denom);
     }
   } else {
-#pragma omp parallel for simd if (n > kParallelThreshold)
+#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
     for (int64_t i = 0; i < n; ++i) {
       m[i] = b1 * m[i] + one_minus_b1 * g[i];
       v[i] = b2 * v[i] + one_minus_b2 * g[i] * g[i];
-      float denom = std::sqrt(v[i]) / bias_correction2_sqrt + eps;
+      float denom = std::sqrt(v[i]) * inv_bias_correction2_sqrt + eps;
       w[i] -= step_size * (m[i] / denom);
     }
   }
@@ -295,7 +296,7 @@ class RMSprop final : public SlotOptimizer {
     float* __restrict g_avg = options_.centered ? slot(index, use_momentum ? 2 : 1) : nullptr;
     // Four plain loops rather than branches inside one, so each vectorises.
     if (options_.centered && use_momentum) {
-#pragma omp parallel for simd if (n > kParallelThreshold)
+#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
       for (int64_t i = 0; i < n; ++i) {
         v[i] = rho * v[i] + one_minus_rho * g[i] * g[i];
         g_avg[i] = rho * g_avg[i] + one_minus_rho * g[i];
@@ -304,7 +305,7 @@ class RMSprop final : public SlotOptimizer {
         w[i] -= lr * b[i];
       }
     } else if (options_.centered) {
-#pragma omp parallel for simd if (n > kParallelThreshold)
+#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
       for (int64_t i = 0; i < n; ++i) {
         v[i] = rho * v[i] + one_minus_rho * g[i] * g[i];
         g_avg[i] = rho * g_avg[i] + one_minus_rho * g[i];
@@ -312,7 +313,7 @@ class RMSprop final : public SlotOptimizer {
         w[i] -= lr * (g[i] / avg);
       }
     } else if (use_momentum) {
-#pragma omp parallel for simd if (n > kParallelThreshold)
+#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
       for (int64_t i = 0; i < n; ++i) {
         v[i] = rho * v[i] + one_minus_rho * g[i] * g[i];
         float avg = std::sqrt(v[i]) + eps;
@@ -320,7 +321,7 @@ class RMSprop final : public SlotOptimizer {
         w[i] -= lr * b[i];
       }
     } else {
-#pragma omp parallel for simd if (n > kParallelThreshold)
+#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
       for (int64_t i = 0; i < n; ++i) {
         v[i] = rho * v[i] + one_minus_rho * g[i] * g[i];
         float avg = std::sqrt(v[i]) + eps;
@@ -358,7 +359,7 @@ class Adagrad final : public SlotOptimizer {
     float* __restrict a = slot(index, 0);
     const int64_t n = param.value.size();
     const float eps = options_.epsilon;
-#pragma omp parallel for simd if (n > kParallelThreshold)
+#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
     for (int64_t i = 0; i < n; ++i) {
       a[i] += g[i] * g[i];
       w[i] -= lr * (g[i] / (std::sqrt(a[i]) + eps));
@@ -423,7 +424,7 @@ void Optimizer::clip(const std::vector<Param*>& params) const {
       if (!is_trainable(p)) continue;
       float* g = p->grad.data();
       const int64_t n = p->grad.size();
-#pragma omp parallel for simd if (n > kParallelThreshold)
+#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
       for (int64_t i = 0; i < n; ++i) g[i] = std::clamp(g[i], -v, v);
     }
   }
