@@ -1,46 +1,66 @@
 #include "cli/cli_run.h"
 
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "scratch_dir.h"
 
 namespace nnkit::testing {
 
 namespace {
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+
+// Single-quoted for /bin/sh.
+std::string quote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
 }
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 }  // namespace
 
-CommandResult run_nnkit(const std::string& args) {
-  std::string dir = make_temp_dir("run");
-  std::string out = dir + "/stdout", err = dir + "/stderr";
-  std::string cmd =
-      std::string(NNKIT_BINARY) + " " + args + " >" + out + " 2>" + err + " </dev/null";
-  int raw = std::system(cmd.c_str());
-  CommandResult r;
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  std::filesystem::remove_all(dir);
-  return r;
+std::string CliRun::describe() const {
+  return "command: " + command + "\nexit status: " + std::to_string(status) + "\nstdout: " + out +
+         "\nstderr: " + err;
 }
 
-std::string make_temp_dir(const std::string& name) {
-  static int counter = 0;
-  std::filesystem::path p =
-      std::filesystem::temp_directory_path() /
-      ("nnkit_test_" + std::to_string(::getpid()) + "_" + name + "_" + std::to_string(counter++));
-  std::filesystem::remove_all(p);
-  std::filesystem::create_directories(p);
-  return p.string();
+CliRun run_nnkit(const std::vector<std::string>& args) {
+  ScratchDir scratch;
+  CliRun run;
+  run.command = quote(NNKIT_BINARY);
+  // Appended piece by piece: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string&&.
+  for (const auto& arg : args) {
+    run.command += ' ';
+    run.command += quote(arg);
+  }
+  const std::string out = scratch.file("stdout.txt");
+  const std::string err = scratch.file("stderr.txt");
+  std::string shell = run.command;
+  shell += " <" + quote("/dev/null") + " >" + quote(out) + " 2>" + quote(err);
+  const int raw = std::system(shell.c_str());
+  if (raw != -1 && WIFEXITED(raw)) {
+    run.status = WEXITSTATUS(raw);
+  } else if (raw != -1 && WIFSIGNALED(raw)) {
+    run.status = 128 + WTERMSIG(raw);
+  }
+  run.out = read_text(out);
+  run.err = read_text(err);
+  return run;
 }
 
 }  // namespace nnkit::testing

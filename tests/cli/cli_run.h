@@ -1,19 +1,21 @@
-// Running the nnkit binary from tests: exit status, stdout and stderr of one command.
+// Running the nnkit binary from tests: the exit status, stdout and stderr of one command.
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace nnkit::testing {
 
-struct CommandResult {
-  int status = -1;  // the exit status, or -1 if the process did not exit normally
+struct CliRun {
+  std::string command;
+  int status = -1;  // the exit status; 128 + signal if killed; -1 if it could not run
   std::string out, err;
+
+  // The whole run, for failure messages.
+  std::string describe() const;
 };
 
-// Runs `NNKIT_BINARY args` through the shell (args are pasted as given).
-CommandResult run_nnkit(const std::string& args);
-
-// A fresh, empty directory for one test.
-std::string make_temp_dir(const std::string& name);
+// Runs NNKIT_BINARY with `args` (each quoted for the shell), stdin from /dev/null.
+CliRun run_nnkit(const std::vector<std::string>& args);
 
 }  // namespace nnkit::testing

@@ -9,19 +9,20 @@
 #include "nlohmann/json.hpp"
 #include "nnkit/data/npy.h"
 #include "nnkit/io/model_file.h"
+#include "nnkit/io/safetensors.h"
 #include "nnkit/random.h"
+#include "scratch_dir.h"
 
 namespace nnkit {
 namespace {
 
-using testing::CommandResult;
+using testing::CliRun;
 using testing::run_nnkit;
 namespace fs = std::filesystem;
 
 class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = testing::make_temp_dir("cli");
     Rng rng(3);
     Tensor x({64, 3}), y({64, 1});
     for (int i = 0; i < 64; ++i) {
@@ -34,68 +35,65 @@ class Cli : public ::testing::Test {
       "layers": [{"type": "Dense", "units": 8, "activation": "tanh"}, {"type": "Dense", "units": 1}],
       "loss": "mse", "optimizer": {"type": "adam", "learning_rate": 0.01}, "metrics": ["mae"], "seed": 4})");
   }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+  std::string path(const std::string& name) const { return scratch_.file(name); }
   static void write(const std::string& p, const std::string& text) { std::ofstream(p) << text; }
 
   // Exit status 2, exactly one line on stderr containing `needle`.
-  static void expect_usage_error(const CommandResult& r, const std::string& needle) {
+  static void expect_usage_error(const CliRun& r, const std::string& needle) {
     EXPECT_EQ(r.status, 2) << r.err;
     EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr: " << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "stderr: " << r.err;
   }
 
-  std::string dir_;
+  testing::ScratchDir scratch_;
 };
 
 TEST_F(Cli, TrainPredictEvaluateSummary) {
-  CommandResult r =
-      run_nnkit("train --spec " + path("spec.json") + " --x " + path("x.npy") + " --y " +
-                path("y.npy") + " --epochs 40 --batch-size 8 --quiet --log " + path("log.csv") +
-                " --out " + path("m.safetensors"));
+  CliRun r = run_nnkit({"train", "--spec", path("spec.json"), "--x", path("x.npy"), "--y",
+                        path("y.npy"), "--epochs", "40", "--batch-size", "8", "--quiet", "--log",
+                        path("log.csv"), "--out", path("m.safetensors")});
   ASSERT_EQ(r.status, 0) << r.err;
   ASSERT_TRUE(fs::exists(path("m.safetensors")));
   ASSERT_TRUE(fs::exists(path("log.csv")));
 
-  r = run_nnkit("evaluate --model " + path("m.safetensors") + " --x " + path("x.npy") + " --y " +
-                path("y.npy") + " --json");
+  r = run_nnkit({"evaluate", "--model", path("m.safetensors"), "--x", path("x.npy"), "--y",
+                 path("y.npy"), "--json"});
   ASSERT_EQ(r.status, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_LT(j.at("loss").get<double>(), 0.01) << r.out;
   EXPECT_TRUE(j.contains("mae")) << r.out;
 
-  r = run_nnkit("predict --model " + path("m.safetensors") + " --x " + path("x.npy") + " --out " +
-                path("p.npy"));
+  r = run_nnkit(
+      {"predict", "--model", path("m.safetensors"), "--x", path("x.npy"), "--out", path("p.npy")});
   ASSERT_EQ(r.status, 0) << r.err;
   Tensor p = read_npy(path("p.npy"));
   EXPECT_EQ(p.shape(), (Shape{64, 1}));
   Tensor expected = load_model(path("m.safetensors")).predict(read_npy(path("x.npy")));
   EXPECT_EQ(p.to_vector(), expected.to_vector());
 
-  r = run_nnkit("summary --model " + path("m.safetensors"));
+  r = run_nnkit({"summary", "--model", path("m.safetensors")});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("Total params: 41"), std::string::npos) << r.out;
 
   // Continue training from the file with another optimizer.
-  r = run_nnkit("train --model " + path("m.safetensors") + " --x " + path("x.npy") + " --y " +
-                path("y.npy") + " --optimizer sgd --lr 0.01 --quiet --out " +
-                path("m2.safetensors"));
+  r = run_nnkit({"train", "--model", path("m.safetensors"), "--x", path("x.npy"), "--y",
+                 path("y.npy"), "--optimizer", "sgd", "--lr", "0.01", "--quiet", "--out",
+                 path("m2.safetensors")});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(fs::exists(path("m2.safetensors")));
 }
 
 TEST_F(Cli, MissingInputFile) {
-  expect_usage_error(run_nnkit("predict --model " + path("nope.safetensors") + " --x " +
-                               path("x.npy") + " --out " + path("p.npy")),
+  expect_usage_error(run_nnkit({"predict", "--model", path("nope.safetensors"), "--x",
+                                path("x.npy"), "--out", path("p.npy")}),
                      "nope.safetensors");
   EXPECT_FALSE(fs::exists(path("p.npy")));
 }
 
 TEST_F(Cli, MalformedNpy) {
   write(path("bad.npy"), "not an npy file at all");
-  CommandResult r = run_nnkit("train --spec " + path("spec.json") + " --x " + path("bad.npy") +
-                              " --y " + path("y.npy") + " --quiet --out " + path("m.safetensors"));
+  CliRun r = run_nnkit({"train", "--spec", path("spec.json"), "--x", path("bad.npy"), "--y",
+                        path("y.npy"), "--quiet", "--out", path("m.safetensors")});
   expect_usage_error(r, "--x");
   EXPECT_NE(r.err.find("bad.npy"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(path("m.safetensors")));
@@ -103,8 +101,8 @@ TEST_F(Cli, MalformedNpy) {
 
 TEST_F(Cli, InvalidSpecJsonNamesLineAndColumn) {
   write(path("broken.json"), "{\n  \"layers\": [\n    {\"type\": \"Dense\" \"units\": 2}\n  ]\n}");
-  CommandResult r = run_nnkit("train --spec " + path("broken.json") + " --x " + path("x.npy") +
-                              " --y " + path("y.npy") + " --quiet --out " + path("m.safetensors"));
+  CliRun r = run_nnkit({"train", "--spec", path("broken.json"), "--x", path("x.npy"), "--y",
+                        path("y.npy"), "--quiet", "--out", path("m.safetensors")});
   expect_usage_error(r, "broken.json:3:");
   EXPECT_FALSE(fs::exists(path("m.safetensors")));
 }
@@ -112,41 +110,39 @@ TEST_F(Cli, InvalidSpecJsonNamesLineAndColumn) {
 TEST_F(Cli, UnknownLayerType) {
   write(path("s.json"),
         R"({"input_shape": [3], "layers": [{"type": "Dense2", "units": 1}], "loss": "mse"})");
-  expect_usage_error(run_nnkit("train --spec " + path("s.json") + " --x " + path("x.npy") +
-                               " --y " + path("y.npy") + " --quiet --out " + path("m.safetensors")),
+  expect_usage_error(run_nnkit({"train", "--spec", path("s.json"), "--x", path("x.npy"), "--y",
+                                path("y.npy"), "--quiet", "--out", path("m.safetensors")}),
                      "Dense2");
   EXPECT_FALSE(fs::exists(path("m.safetensors")));
 }
 
 TEST_F(Cli, InputsOfTheWrongShape) {
   write_npy(path("x5.npy"), Tensor({64, 5}));
-  expect_usage_error(run_nnkit("train --spec " + path("spec.json") + " --x " + path("x5.npy") +
-                               " --y " + path("y.npy") + " --quiet --out " + path("m.safetensors")),
+  expect_usage_error(run_nnkit({"train", "--spec", path("spec.json"), "--x", path("x5.npy"), "--y",
+                                path("y.npy"), "--quiet", "--out", path("m.safetensors")}),
                      "[3]");
   EXPECT_FALSE(fs::exists(path("m.safetensors")));
 }
 
 TEST_F(Cli, TargetsOfTheWrongCount) {
   write_npy(path("y10.npy"), Tensor({10, 1}));
-  expect_usage_error(
-      run_nnkit("train --spec " + path("spec.json") + " --x " + path("x.npy") + " --y " +
-                path("y10.npy") + " --quiet --out " + path("m.safetensors")),
-      "64 samples");
+  expect_usage_error(run_nnkit({"train", "--spec", path("spec.json"), "--x", path("x.npy"), "--y",
+                                path("y10.npy"), "--quiet", "--out", path("m.safetensors")}),
+                     "64 samples");
 }
 
 TEST_F(Cli, OutputDirectoryMissing) {
   expect_usage_error(
-      run_nnkit("train --spec " + path("spec.json") + " --x " + path("x.npy") + " --y " +
-                path("y.npy") + " --quiet --out " + path("no/such/dir/m.safetensors")),
+      run_nnkit({"train", "--spec", path("spec.json"), "--x", path("x.npy"), "--y", path("y.npy"),
+                 "--quiet", "--out", path("no/such/dir/m.safetensors")}),
       "does not exist");
 }
 
 TEST_F(Cli, FailedTrainLeavesAnExistingOutputUntouched) {
   write(path("m.safetensors"), "old contents");
   write_npy(path("y10.npy"), Tensor({10, 1}));
-  CommandResult r =
-      run_nnkit("train --spec " + path("spec.json") + " --x " + path("x.npy") + " --y " +
-                path("y10.npy") + " --quiet --out " + path("m.safetensors"));
+  CliRun r = run_nnkit({"train", "--spec", path("spec.json"), "--x", path("x.npy"), "--y",
+                        path("y10.npy"), "--quiet", "--out", path("m.safetensors")});
   EXPECT_EQ(r.status, 2);
   std::ifstream in(path("m.safetensors"));
   std::string contents((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -155,34 +151,79 @@ TEST_F(Cli, FailedTrainLeavesAnExistingOutputUntouched) {
 
 TEST_F(Cli, CorruptModelFile) {
   write(path("m.safetensors"), std::string("\xff\xff\xff\xff\xff\xff\xff\x7f{}", 10));
-  expect_usage_error(run_nnkit("predict --model " + path("m.safetensors") + " --x " +
-                               path("x.npy") + " --out " + path("p.npy")),
+  expect_usage_error(run_nnkit({"predict", "--model", path("m.safetensors"), "--x", path("x.npy"),
+                                "--out", path("p.npy")}),
                      "m.safetensors");
   EXPECT_FALSE(fs::exists(path("p.npy")));
 }
 
 TEST_F(Cli, UnknownFlagAndMissingArguments) {
-  expect_usage_error(run_nnkit("train --bogus"), "--bogus");
-  expect_usage_error(run_nnkit("predict --x " + path("x.npy")), "--model");
-  expect_usage_error(run_nnkit("frobnicate"), "frobnicate");
+  expect_usage_error(run_nnkit({"train", "--bogus"}), "--bogus");
+  expect_usage_error(run_nnkit({"predict", "--x", path("x.npy")}), "--model");
+  expect_usage_error(run_nnkit({"frobnicate"}), "frobnicate");
   expect_usage_error(
-      run_nnkit("train --spec " + path("spec.json") + " --x " + path("x.npy") + " --y " +
-                path("y.npy") + " --batch-size 0 --out " + path("m.safetensors")),
+      run_nnkit({"train", "--spec", path("spec.json"), "--x", path("x.npy"), "--y", path("y.npy"),
+                 "--batch-size", "0", "--out", path("m.safetensors")}),
       "--batch-size");
   expect_usage_error(
-      run_nnkit("train --spec " + path("spec.json") + " --x " + path("x.npy") + " --y " +
-                path("y.npy") + " --optimizer adamm --quiet --out " + path("m.safetensors")),
+      run_nnkit({"train", "--spec", path("spec.json"), "--x", path("x.npy"), "--y", path("y.npy"),
+                 "--optimizer", "adamm", "--quiet", "--out", path("m.safetensors")}),
       "adamm");
 }
 
 TEST_F(Cli, EvaluateWithoutTargets) {
   // --model names an existing file: the missing --y is the only problem.
-  expect_usage_error(run_nnkit("evaluate --model " + path("x.npy") + " --x " + path("x.npy")),
+  expect_usage_error(run_nnkit({"evaluate", "--model", path("x.npy"), "--x", path("x.npy")}),
                      "--y");
 }
 
+TEST_F(Cli, UnsupportedNpyDtype) {
+  // A valid .npy of big-endian float32: refused by name, not misread.
+  std::string header = "{'descr': '>f4', 'fortran_order': False, 'shape': (1, 3), }";
+  header.resize(117, ' ');
+  header += '\n';
+  std::string bytes = std::string("\x93NUMPY\x01\x00", 8) + char(header.size() & 0xff) + char(0) +
+                      header + std::string(12, '\0');
+  write(path("be.npy"), bytes);
+  CliRun r = run_nnkit(
+      {"predict", "--model", path("x.npy"), "--x", path("be.npy"), "--out", path("p.npy")});
+  EXPECT_EQ(r.status, 2) << r.describe();
+  r = run_nnkit({"train", "--spec", path("spec.json"), "--x", path("be.npy"), "--y", path("y.npy"),
+                 "--quiet", "--out", path("m.safetensors")});
+  expect_usage_error(r, "'>f4'");
+  EXPECT_FALSE(fs::exists(path("m.safetensors")));
+}
+
+TEST_F(Cli, UnknownActivationInSpec) {
+  write(
+      path("s.json"),
+      R"({"input_shape": [3], "layers": [{"type": "Dense", "units": 1, "activation": "sigmoidd"}], "loss": "mse"})");
+  expect_usage_error(run_nnkit({"summary", "--spec", path("s.json")}), "sigmoidd");
+}
+
+TEST_F(Cli, ValidationSplitOutOfRange) {
+  expect_usage_error(
+      run_nnkit({"train", "--spec", path("spec.json"), "--x", path("x.npy"), "--y", path("y.npy"),
+                 "--val-split", "1.5", "--out", path("m.safetensors")}),
+      "--val-split");
+}
+
+TEST_F(Cli, ModelFileMissingATensor) {
+  ASSERT_EQ(run_nnkit({"train", "--spec", path("spec.json"), "--x", path("x.npy"), "--y",
+                       path("y.npy"), "--quiet", "--out", path("m.safetensors")})
+                .status,
+            0);
+  SafetensorsFile file = read_safetensors(path("m.safetensors"));
+  file.tensors.pop_back();
+  write_safetensors(path("m.safetensors"), file);
+  expect_usage_error(run_nnkit({"predict", "--model", path("m.safetensors"), "--x", path("x.npy"),
+                                "--out", path("p.npy")}),
+                     "layers.1.bias' is missing");
+  EXPECT_FALSE(fs::exists(path("p.npy")));
+}
+
 TEST_F(Cli, DemoRuns) {
-  CommandResult r = run_nnkit("demo");
+  CliRun r = run_nnkit({"demo"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("converged"), std::string::npos) << r.out;
 }

@@ -3,8 +3,6 @@
 // --json` and one full-batch SGD step of `nnkit train` must reproduce torch's outputs, loss and
 // updated tensors (BatchNormalization running statistics included).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -19,15 +17,20 @@
 #include <system_error>
 #include <vector>
 
+#include "cli/cli_run.h"
 #include "nlohmann/json.hpp"
 #include "nnkit/data/npy.h"
+#include "nnkit/io/atomic_file.h"
 #include "nnkit/io/safetensors.h"
 #include "nnkit/tensor.h"
+#include "scratch_dir.h"
 
 namespace nnkit {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::CliRun;
+using testing::run_nnkit;
 
 constexpr char kRegenerate[] =
     "\nIf the fixtures are stale (a convention changed on purpose), regenerate them from the "
@@ -54,88 +57,6 @@ std::vector<std::string> fixture_cases() {
   }
   std::sort(cases.begin(), cases.end());
   return cases;
-}
-
-// Single-quoted for /bin/sh.
-std::string quote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// A directory of its own under the system's temporary directory, removed afterwards.
-class ScratchDir {
- public:
-  explicit ScratchDir(const std::string& name) {
-    path_ = fs::temp_directory_path() /
-            ("nnkit_parity_" + name + "_" + std::to_string(static_cast<long>(::getpid())));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code error;
-    fs::remove_all(path_, error);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-
-  const fs::path& path() const { return path_; }
-  std::string operator/(const std::string& file) const { return (path_ / file).string(); }
-
- private:
-  fs::path path_;
-};
-
-struct CliRun {
-  std::string command;
-  int status = -1;
-  std::string out;
-  std::string err;
-
-  std::string describe() const {
-    return "command: " + command + "\nexit status: " + std::to_string(status) + "\nstdout: " + out +
-           "\nstderr: " + err;
-  }
-};
-
-// Runs `nnkit <args>` through the shell, stdout and stderr captured into files in `scratch`.
-CliRun run_nnkit(const std::vector<std::string>& args, const ScratchDir& scratch) {
-  CliRun run;
-  run.command = quote(NNKIT_BINARY);
-  // Appended piece by piece: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string&&.
-  for (const auto& arg : args) {
-    run.command += ' ';
-    run.command += quote(arg);
-  }
-  const std::string out = scratch / "stdout.txt";
-  const std::string err = scratch / "stderr.txt";
-  std::string shell = run.command;
-  shell += " >";
-  shell += quote(out);
-  shell += " 2>";
-  shell += quote(err);
-  const int raw = std::system(shell.c_str());
-  if (raw != -1 && WIFEXITED(raw)) {
-    run.status = WEXITSTATUS(raw);
-  } else if (raw != -1 && WIFSIGNALED(raw)) {
-    run.status = 128 + WTERMSIG(raw);
-  }
-  run.out = read_text(out);
-  run.err = read_text(err);
-  return run;
 }
 
 // Element-wise |got - want| <= rel * |want| + abs; names the worst element.
@@ -204,14 +125,13 @@ std::string learning_rate_of(const SafetensorsFile& model) {
 }
 
 // `nnkit train` for one epoch of one full batch, without shuffling: exactly one SGD step.
-CliRun train_one_step(const fs::path& dir, const ScratchDir& scratch, const std::string& out) {
+CliRun train_one_step(const fs::path& dir, const std::string& out) {
   const SafetensorsFile model = read_safetensors((dir / "model.safetensors").string());
   const Tensor x = read_npy((dir / "x.npy").string());
-  return run_nnkit(
-      {"train", "--model", (dir / "model.safetensors").string(), "--x", (dir / "x.npy").string(),
-       "--y", (dir / "y.npy").string(), "--epochs", "1", "--batch-size", std::to_string(x.dim(0)),
-       "--no-shuffle", "--optimizer", "sgd", "--lr", learning_rate_of(model), "--out", out},
-      scratch);
+  return run_nnkit({"train", "--model", (dir / "model.safetensors").string(), "--x",
+                    (dir / "x.npy").string(), "--y", (dir / "y.npy").string(), "--epochs", "1",
+                    "--batch-size", std::to_string(x.dim(0)), "--no-shuffle", "--optimizer", "sgd",
+                    "--lr", learning_rate_of(model), "--out", out});
 }
 
 class CliParity : public ::testing::TestWithParam<std::string> {
@@ -221,36 +141,34 @@ class CliParity : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(CliParity, PredictMatchesTorchInference) {
-  ScratchDir scratch(GetParam() + "_predict");
-  const std::string out = scratch / "pred.npy";
+  testing::ScratchDir scratch;
+  const std::string out = scratch.file("pred.npy");
   const CliRun run = run_nnkit(
-      {"predict", "--model", file("model.safetensors"), "--x", file("x.npy"), "--out", out},
-      scratch);
+      {"predict", "--model", file("model.safetensors"), "--x", file("x.npy"), "--out", out});
   ASSERT_EQ(run.status, 0) << run.describe();
   EXPECT_TRUE(
       values_close(GetParam() + " predict", read_npy(out), read_npy(file("pred.npy")), kRel, kAbs));
 }
 
 TEST_P(CliParity, EvaluateLossMatchesTorch) {
-  ScratchDir scratch(GetParam() + "_evaluate");
+  testing::ScratchDir scratch;
   const CliRun run = run_nnkit({"evaluate", "--model", file("model.safetensors"), "--x",
-                                file("x.npy"), "--y", file("y.npy"), "--json"},
-                               scratch);
+                                file("x.npy"), "--y", file("y.npy"), "--json"});
   ASSERT_EQ(run.status, 0) << run.describe();
   const nlohmann::json result = evaluate_json(run);
   ASSERT_TRUE(result.is_object() && result.contains("loss") && result["loss"].is_number())
       << "expected one JSON object with a numeric \"loss\"\n"
       << run.describe();
   const double got = result["loss"].get<double>();
-  const double want = loss_from_json(read_text(dir() / "loss.json"), "loss");
+  const double want = loss_from_json(nnkit::read_file((dir() / "loss.json").string()), "loss");
   EXPECT_LE(std::abs(got - want), kRel * std::abs(want) + kAbs)
       << GetParam() << " evaluate: loss " << got << ", torch has " << want << kRegenerate;
 }
 
 TEST_P(CliParity, TrainOneFullBatchSgdStepMatchesTorch) {
-  ScratchDir scratch(GetParam() + "_train");
-  const std::string out = scratch / "trained.safetensors";
-  const CliRun run = train_one_step(dir(), scratch, out);
+  testing::ScratchDir scratch;
+  const std::string out = scratch.file("trained.safetensors");
+  const CliRun run = train_one_step(dir(), out);
   ASSERT_EQ(run.status, 0) << run.describe();
 
   const SafetensorsFile before = read_safetensors(file("model.safetensors"));
@@ -323,20 +241,18 @@ class CliWorkedExample : public ::testing::Test {
 };
 
 TEST_F(CliWorkedExample, PredictGivesTheKnownOutputs) {
-  ScratchDir scratch("worked_example_known_predict");
-  const std::string out = scratch / "pred.npy";
+  testing::ScratchDir scratch;
+  const std::string out = scratch.file("pred.npy");
   const CliRun run = run_nnkit(
-      {"predict", "--model", file("model.safetensors"), "--x", file("x.npy"), "--out", out},
-      scratch);
+      {"predict", "--model", file("model.safetensors"), "--x", file("x.npy"), "--out", out});
   ASSERT_EQ(run.status, 0) << run.describe();
   expect_values("predict", read_npy(out), {0.75136507f, 0.772928465f});
 }
 
 TEST_F(CliWorkedExample, EvaluateGivesTheKnownLoss) {
-  ScratchDir scratch("worked_example_known_evaluate");
+  testing::ScratchDir scratch;
   const CliRun run = run_nnkit({"evaluate", "--model", file("model.safetensors"), "--x",
-                                file("x.npy"), "--y", file("y.npy"), "--json"},
-                               scratch);
+                                file("x.npy"), "--y", file("y.npy"), "--json"});
   ASSERT_EQ(run.status, 0) << run.describe();
   const nlohmann::json result = evaluate_json(run);
   ASSERT_TRUE(result.is_object() && result.contains("loss") && result["loss"].is_number())
@@ -346,9 +262,9 @@ TEST_F(CliWorkedExample, EvaluateGivesTheKnownLoss) {
 }
 
 TEST_F(CliWorkedExample, OneSgdStepGivesTheKnownWeights) {
-  ScratchDir scratch("worked_example_known_train");
-  const std::string out = scratch / "trained.safetensors";
-  const CliRun run = train_one_step(dir(), scratch, out);
+  testing::ScratchDir scratch;
+  const std::string out = scratch.file("trained.safetensors");
+  const CliRun run = train_one_step(dir(), out);
   ASSERT_EQ(run.status, 0) << run.describe();
   const SafetensorsFile got = read_safetensors(out);
   const Tensor* w1_w4 = got.find("layers.0.weight");
