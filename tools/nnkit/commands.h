@@ -17,6 +17,11 @@ void add_evaluate_command(CLI::App& app);
 void add_summary_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
 
+// Checks for numeric flags, with messages a user reads at once ("--lr: must be > 0, got -1").
+CLI::Validator positive();
+CLI::Validator non_negative();
+CLI::Validator fraction();  // [0, 1)
+
 // Shared by the subcommands.
 nlohmann::json read_spec_file(const std::string& path);
 // Throws IoError unless `path` can be created: its directory exists and is a directory.

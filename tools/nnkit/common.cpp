@@ -10,6 +10,32 @@
 
 namespace nnkit::cli {
 
+namespace {
+CLI::Validator number_check(const std::string& description, bool (*ok)(double)) {
+  return CLI::Validator(
+      [description, ok](std::string& text) -> std::string {
+        try {
+          std::size_t used = 0;
+          double v = std::stod(text, &used);
+          if (used == text.size() && ok(v)) return "";
+        } catch (const std::exception&) {
+        }
+        return "must be " + description + ", got '" + text + "'";
+      },
+      description);
+}
+}  // namespace
+
+CLI::Validator positive() {
+  return number_check("a number > 0", [](double v) { return v > 0; });
+}
+CLI::Validator non_negative() {
+  return number_check("a number >= 0", [](double v) { return v >= 0; });
+}
+CLI::Validator fraction() {
+  return number_check("a fraction in [0, 1)", [](double v) { return v >= 0 && v < 1; });
+}
+
 nlohmann::json read_spec_file(const std::string& path) {
   std::string text = read_file(path);
   try {

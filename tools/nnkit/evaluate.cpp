@@ -26,8 +26,7 @@ void add_evaluate_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--x", args->x, "Inputs, .npy")->required()->check(CLI::ExistingFile);
   cmd->add_option("--y", args->y, "Targets, .npy")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--batch-size", args->batch_size, "Samples per forward pass")
-      ->check(CLI::PositiveNumber);
+  cmd->add_option("--batch-size", args->batch_size, "Samples per forward pass")->check(positive());
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args] {
     Sequential model = load_model(args->model);

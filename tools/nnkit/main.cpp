@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int threads = 0;
   app.add_option("--threads", threads, "Threads for the kernels (default: every core)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(nnkit::cli::non_negative());
   app.parse_complete_callback([&] { nnkit::set_num_threads(threads); });
   nnkit::cli::add_train_command(app);
   nnkit::cli::add_predict_command(app);

@@ -22,8 +22,7 @@ void add_predict_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--x", args->x, "Inputs, .npy")->required()->check(CLI::ExistingFile);
   cmd->add_option("--out", args->out, "Outputs, .npy (float32)")->required();
-  cmd->add_option("--batch-size", args->batch_size, "Samples per forward pass")
-      ->check(CLI::PositiveNumber);
+  cmd->add_option("--batch-size", args->batch_size, "Samples per forward pass")->check(positive());
   cmd->callback([args] {
     check_output_path("--out", args->out);
     Sequential model = load_model(args->model);

@@ -66,11 +66,13 @@ void run_train(const TrainArgs& args) {
   fit.shuffle = !args.no_shuffle;
   fit.validation_split = args.val_split;
   fit.verbose = args.quiet ? 0 : 1;
+  std::shared_ptr<EarlyStopping> early_stopping;
   if (args.early_stopping) {
-    fit.callbacks.push_back(std::make_shared<EarlyStopping>(
+    early_stopping = std::make_shared<EarlyStopping>(
         EarlyStoppingOptions{.monitor = args.val_split > 0 ? "val_loss" : "loss",
                              .patience = *args.early_stopping,
-                             .restore_best_weights = true}));
+                             .restore_best_weights = true});
+    fit.callbacks.push_back(early_stopping);
   }
   // The log is written beside its target and renamed at the end, so that a failed run
   // leaves no half-written file.
@@ -84,6 +86,15 @@ void run_train(const TrainArgs& args) {
   } catch (...) {
     if (!log_tmp.empty()) std::remove(log_tmp.c_str());
     throw;
+  }
+  if (early_stopping && !args.quiet && early_stopping->best_epoch() >= 0) {
+    std::cout << fmt::format(
+        "{}kept the weights of epoch {} ({} {:.6g})\n",
+        early_stopping->stopped_epoch()
+            ? fmt::format("early stopping after epoch {}; ", *early_stopping->stopped_epoch() + 1)
+            : "",
+        early_stopping->best_epoch() + 1, args.val_split > 0 ? "val_loss" : "loss",
+        early_stopping->best_value());
   }
   save_model(args.out, model);
   if (!log_tmp.empty()) std::filesystem::rename(log_tmp, args.log);
@@ -108,21 +119,21 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--out", args->out, "Where to write the trained model (.safetensors)")
       ->required();
   cmd->add_option("--epochs", args->epochs, "Passes over the data (default 1)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->add_option("--batch-size", args->batch_size,
                   "Samples per update: 1 stochastic, N (all) batch, else minibatch (default 32)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->add_flag("--no-shuffle", args->no_shuffle, "Keep the samples' order in every epoch");
   cmd->add_option("--optimizer", args->optimizer,
                   "sgd, adam, adamw, rmsprop or adagrad (default: the spec's)");
-  cmd->add_option("--lr", args->lr, "Learning rate")->check(CLI::PositiveNumber);
+  cmd->add_option("--lr", args->lr, "Learning rate")->check(positive());
   cmd->add_option("--val-split", args->val_split,
                   "Fraction of the samples, from the end, held out for validation")
-      ->check(CLI::Range(0.0, 0.99));
+      ->check(fraction());
   cmd->add_option("--seed", args->seed, "Seed for initial weights, shuffling and dropout");
   cmd->add_option("--early-stopping", args->early_stopping,
                   "Stop after PATIENCE epochs without improvement and keep the best weights")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->add_option("--log", args->log, "Write one CSV row of loss and metrics per epoch");
   cmd->add_flag("--quiet", args->quiet, "No progress bar");
   cmd->callback([args, spec, model] {
