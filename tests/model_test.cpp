@@ -226,3 +226,33 @@ TEST(Sequential, SkipsTheInputGradientOfItsFirstLayerOnly) {
 
 }  // namespace
 }  // namespace nnkit
+
+namespace nnkit {
+namespace {
+
+TEST(Sequential, BatchSizeChoosesStochasticMinibatchOrBatchDescent) {
+  Tensor x({10, 1}, 1.0f), y({10, 1}, 2.0f);
+  for (auto [batch, steps] :
+       {std::pair{1, 10}, std::pair{4, 3}, std::pair{10, 1}, std::pair{50, 1}}) {
+    Sequential model({.input_shape = {1}});
+    model.add(Dense({.units = 1}));
+    model.compile(make_sgd({.learning_rate = 0.01f}), make_loss("mse"));
+    model.fit(x, y, {.epochs = 2, .batch_size = batch});
+    EXPECT_EQ(model.optimizer()->iterations(), 2 * steps) << "batch_size " << batch;
+  }
+}
+
+TEST(Sequential, ValidationDataIsEvaluatedEachEpoch) {
+  Tensor x({8, 1}, 1.0f), y({8, 1}, 0.0f);
+  Tensor vx({2, 1}, 1.0f), vy({2, 1}, 3.0f);
+  Sequential model({.input_shape = {1}});
+  model.add(Dense({.units = 1, .kernel_initializer = {.name = "zeros"}}));
+  model.compile(make_sgd({.learning_rate = 0.0f}), make_loss("mse"), {"mae"});
+  History h = model.fit(x, y, {.epochs = 2, .validation_data = std::pair{vx, vy}});
+  EXPECT_EQ(h.names, (std::vector<std::string>{"loss", "mae", "val_loss", "val_mae"}));
+  EXPECT_EQ(h["val_loss"], (std::vector<double>{9.0, 9.0}));
+  EXPECT_EQ(h["val_mae"], (std::vector<double>{3.0, 3.0}));
+}
+
+}  // namespace
+}  // namespace nnkit
