@@ -9,6 +9,7 @@
 
 #include "gradient_check.h"
 #include "nnkit/error.h"
+#include "test_util.h"
 
 namespace nnkit {
 namespace {
@@ -57,16 +58,6 @@ Tensor softmax(const Tensor& z) {
 }
 
 std::vector<double> as_doubles(const Tensor& t) { return {t.begin(), t.end()}; }
-
-void expect_message(const std::function<void()>& f, const std::string& part) {
-  try {
-    f();
-    ADD_FAILURE() << "no exception; expected one saying '" << part << "'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
-        << "message '" << e.what() << "' lacks '" << part << "'";
-  }
-}
 
 // ---- values computed by hand ----
 
@@ -331,8 +322,9 @@ TEST(Losses, FuseOnlyWhereTheyHaveAFusedGradient) {
   CategoricalCrossentropy logits({.from_logits = true});
   EXPECT_FALSE(logits.fuses_with("softmax"));
   Tensor p({1, 2}, {0.5f, 0.5f});
-  expect_message([&] { logits.gradient_preactivation(p, one_hot({0}, 2)); }, "from_logits");
-  expect_message([&] { MeanSquaredError().gradient_preactivation(p, p); }, "mse");
+  testing::expect_error_message([&] { logits.gradient_preactivation(p, one_hot({0}, 2)); },
+                                "from_logits");
+  testing::expect_error_message([&] { MeanSquaredError().gradient_preactivation(p, p); }, "mse");
 }
 
 // ---- errors ----
@@ -344,29 +336,45 @@ TEST(Losses, ShapeMismatchNamesBothShapes) {
     SCOPED_TRACE(name);
     auto loss = make_loss(name);
     EXPECT_THROW(loss->value(a, b), ShapeError);
-    expect_message([&] { loss->gradient(a, b); }, "[2, 3]");
-    expect_message([&] { loss->value(a, b); }, "[3, 2]");
+    testing::expect_error_message([&] { loss->gradient(a, b); }, "[2, 3]");
+    testing::expect_error_message([&] { loss->value(a, b); }, "[3, 2]");
   }
   SparseCategoricalCrossentropy sparse;
   EXPECT_THROW(sparse.value(a, Tensor({3})), ShapeError);
-  expect_message([&] { sparse.gradient(a, Tensor({2, 3})); }, "[2] or [2, 1], got [2, 3]");
+  testing::expect_error_message(
+      [&] {
+        sparse.gradient(a, Tensor({2, 3}));
+      },
+      "[2] or [2, 1], got [2, 3]");
 }
 
 TEST(SparseCategoricalCrossentropy, RejectsBadLabelsNamingLabelAndRow) {
   SparseCategoricalCrossentropy loss;
   Tensor p({3, 4}, 0.25f);
   EXPECT_THROW(loss.value(p, Tensor({3}, {0, 4, 1})), ValueError);
-  expect_message([&] { loss.value(p, Tensor({3}, {0, 1, 4})); }, "label 4 in row 2");
-  expect_message([&] { loss.gradient(p, Tensor({3}, {0, 1.5f, 1})); }, "label 1.5 in row 1");
-  expect_message([&] { loss.value(p, Tensor({3}, {-1, 1, 1})); }, "label -1 in row 0");
-  expect_message(
+  testing::expect_error_message([&] { loss.value(p, Tensor({3}, {0, 1, 4})); }, "label 4 in row 2");
+  testing::expect_error_message(
+      [&] {
+        loss.gradient(p, Tensor({3}, {0, 1.5f, 1}));
+      },
+      "label 1.5 in row 1");
+  testing::expect_error_message(
+      [&] {
+        loss.value(p, Tensor({3}, {-1, 1, 1}));
+      },
+      "label -1 in row 0");
+  testing::expect_error_message(
       [&] {
         loss.value(p, Tensor({3}, {0, std::numeric_limits<float>::quiet_NaN(), 1}));
       },
       "in row 1");
   SparseCategoricalCrossentropy logits({.from_logits = true});
-  expect_message([&] { logits.gradient_preactivation(p, Tensor({3}, {0, 1, 2})); }, "from_logits");
-  expect_message(
+  testing::expect_error_message(
+      [&] {
+        logits.gradient_preactivation(p, Tensor({3}, {0, 1, 2}));
+      },
+      "from_logits");
+  testing::expect_error_message(
       [&] {
         SparseCategoricalCrossentropy().gradient_preactivation(p, Tensor({3}, {0, 9, 2}));
       },
@@ -407,30 +415,34 @@ TEST(MakeLoss, ReadsArgumentsAndRoundTripsThroughConfig) {
 
 TEST(MakeLoss, RejectsUnknownNamesAndArguments) {
   EXPECT_THROW(make_loss("hinge"), ValueError);
-  expect_message([] { make_loss("hinge"); }, "unknown loss 'hinge'");
-  expect_message([] { make_loss({{"type", "mse"}, {"delta", 1.0}}); }, "unknown argument 'delta'");
-  expect_message(
+  testing::expect_error_message([] { make_loss("hinge"); }, "unknown loss 'hinge'");
+  testing::expect_error_message(
+      [] {
+        make_loss({{"type", "mse"}, {"delta", 1.0}});
+      },
+      "unknown argument 'delta'");
+  testing::expect_error_message(
       [] {
         make_loss({{"type", "huber"}, {"from_logits", true}});
       },
       "unknown argument 'from_logits'");
-  expect_message(
+  testing::expect_error_message(
       [] {
         make_loss({{"type", "binary_crossentropy"}, {"label_smoothing", 0.1}});
       },
       "unknown argument 'label_smoothing'");
-  expect_message([] { make_loss({{"type", "huber"}, {"delta", -1.0}}); }, "delta");
-  expect_message(
+  testing::expect_error_message([] { make_loss({{"type", "huber"}, {"delta", -1.0}}); }, "delta");
+  testing::expect_error_message(
       [] {
         make_loss({{"type", "huber"}, {"delta", "big"}});
       },
       "'delta' must be a number");
-  expect_message(
+  testing::expect_error_message(
       [] {
         make_loss({{"type", "binary_crossentropy"}, {"from_logits", 1}});
       },
       "'from_logits' must be true or false");
-  expect_message([] { make_loss(42); }, "loss: expected a name");
+  testing::expect_error_message([] { make_loss(42); }, "loss: expected a name");
 }
 
 }  // namespace

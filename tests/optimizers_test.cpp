@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "nnkit/error.h"
+#include "test_util.h"
 
 namespace nnkit {
 namespace {
@@ -134,16 +135,6 @@ void expect_trajectory(Optimizer& optimizer, const float (&expected)[kSteps][kSi
     }
   }
   EXPECT_EQ(optimizer.iterations(), kSteps);
-}
-
-void expect_message(const std::function<void()>& f, const std::string& part) {
-  try {
-    f();
-    ADD_FAILURE() << "no exception; expected one saying '" << part << "'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
-        << "message '" << e.what() << "' lacks '" << part << "'";
-  }
 }
 
 // ---- updates ----
@@ -355,12 +346,17 @@ TEST(Optimizers, RejectsMismatchedGradsAndChangedParameterLists) {
   auto adam = make_adam({});
   Param w = make_param("weight", {2, 2}, {1, 2, 3, 4});
   w.grad = Tensor({4});
-  expect_message([&] { adam->step({&w}); }, "parameter 0 'weight' is [2, 2] but its grad is [4]");
+  testing::expect_error_message([&] { adam->step({&w}); },
+                                "parameter 0 'weight' is [2, 2] but its grad is [4]");
   EXPECT_THROW(adam->step({&w}), ShapeError);
   w.grad = Tensor({2, 2});
   adam->step({&w});
   Param b = make_param("bias", {2}, {0, 0});
-  expect_message([&] { adam->step({&w, &b}); }, "given 2 parameters, but its state was made for 1");
+  testing::expect_error_message(
+      [&] {
+        adam->step({&w, &b});
+      },
+      "given 2 parameters, but its state was made for 1");
 }
 
 // ---- clipping ----
@@ -544,52 +540,65 @@ TEST(MakeOptimizer, ReadsArgumentsAndRoundTripsThroughConfig) {
 }
 
 TEST(MakeOptimizer, RejectsUnknownNamesArgumentsAndBadValues) {
-  expect_message([] { make_optimizer("lbfgs"); }, "unknown optimizer 'lbfgs'");
-  expect_message(
+  testing::expect_error_message([] { make_optimizer("lbfgs"); }, "unknown optimizer 'lbfgs'");
+  testing::expect_error_message(
       [] {
         make_optimizer({{"type", "adam"}, {"betas", {0.9, 0.99}}});
       },
       "unknown argument 'betas'");
-  expect_message([] { make_optimizer({{"type", "sgd"}, {"lr", 0.1}}); }, "unknown argument 'lr'");
-  expect_message(
+  testing::expect_error_message(
+      [] {
+        make_optimizer({{"type", "sgd"}, {"lr", 0.1}});
+      },
+      "unknown argument 'lr'");
+  testing::expect_error_message(
       [] {
         make_optimizer({{"type", "adam"}, {"weight_decay", 0.1}});
       },
       "unknown argument 'weight_decay'");
-  expect_message(
+  testing::expect_error_message(
       [] {
         make_optimizer({{"type", "sgd"}, {"learning_rate", "fast"}});
       },
       "'learning_rate' must be a number");
-  expect_message(
+  testing::expect_error_message(
       [] {
         make_optimizer({{"type", "sgd"}, {"learning_rate", -0.1}});
       },
       "learning_rate must be a number >= 0");
-  expect_message(
+  testing::expect_error_message(
       [] {
         make_optimizer({{"type", "sgd"}, {"nesterov", true}});
       },
       "nesterov needs a momentum > 0");
-  expect_message([] { make_optimizer({{"type", "sgd"}, {"momentum", 1.5}}); }, "momentum");
-  expect_message([] { make_optimizer({{"type", "adam"}, {"beta_1", 1.0}}); }, "beta_1");
-  expect_message(
+  testing::expect_error_message(
+      [] {
+        make_optimizer({{"type", "sgd"}, {"momentum", 1.5}});
+      },
+      "momentum");
+  testing::expect_error_message(
+      [] {
+        make_optimizer({{"type", "adam"}, {"beta_1", 1.0}});
+      },
+      "beta_1");
+  testing::expect_error_message(
       [] {
         make_optimizer({{"type", "adam"}, {"clipnorm", 0.0}});
       },
       "clipnorm must be a number > 0");
-  expect_message(
+  testing::expect_error_message(
       [] {
         make_optimizer({{"type", "rmsprop"}, {"centered", "yes"}});
       },
       "'centered' must be true or false");
-  expect_message(
+  testing::expect_error_message(
       [] {
         make_optimizer(
             {{"type", "sgd"}, {"learning_rate", {{"type", "cosine_decay"}, {"decay_steps", 0}}}});
       },
       "decay_steps must be > 0");
-  expect_message([] { make_optimizer(nlohmann::json::array()); }, "optimizer: expected a name");
+  testing::expect_error_message([] { make_optimizer(nlohmann::json::array()); },
+                                "optimizer: expected a name");
 }
 
 }  // namespace

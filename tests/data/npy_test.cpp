@@ -11,6 +11,7 @@
 #include "nnkit/error.h"
 #include "nnkit/io/atomic_file.h"
 #include "scratch_dir.h"
+#include "test_util.h"
 
 namespace nnkit {
 namespace {
@@ -112,27 +113,6 @@ std::string make_npy(const std::string& dict, const std::string& data, int major
 
 std::string f32_bytes(const std::vector<float>& values) {
   return std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
-}
-
-// Random edits (overwrite, truncate, insert) of a valid file: parsing either succeeds or throws
-// FormatError; anything else (another exception, a crash under ASan) fails.
-std::string mutate(std::string bytes, std::mt19937& rng) {
-  const int edits = 1 + static_cast<int>(rng() % 3);
-  for (int e = 0; e < edits; ++e) {
-    const std::size_t at = rng() % (bytes.size() + 1);
-    switch (rng() % 4) {
-      case 0:
-      case 1:
-        if (at < bytes.size()) bytes[at] = static_cast<char>(rng());
-        break;
-      case 2:
-        bytes.resize(at);
-        break;
-      default:
-        bytes.insert(at, 1, static_cast<char>(rng()));
-    }
-  }
-  return bytes;
 }
 
 const std::string kF32Dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
@@ -377,7 +357,7 @@ TEST(Npy, MutatedFilesParseOrThrowFormatError) {
   for (const std::string& original : {bytes_of(kNumpyF32), bytes_of(kNumpyV2)}) {
     for (int trial = 0; trial < 3000; ++trial) {
       try {
-        parse_npy(mutate(original, rng), "fuzz.npy");
+        parse_npy(testing::mutate_bytes(original, rng), "fuzz.npy");
         ++parsed;
       } catch (const FormatError&) {
       }

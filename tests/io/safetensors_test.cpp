@@ -16,6 +16,7 @@
 #include "nnkit/error.h"
 #include "nnkit/io/atomic_file.h"
 #include "scratch_dir.h"
+#include "test_util.h"
 
 namespace nnkit {
 namespace {
@@ -88,27 +89,6 @@ std::string st_error(const std::string& bytes) {
     EXPECT_NE(message_.find(substring), std::string::npos)                      \
         << "message: " << message_ << "\nexpected to contain: " << (substring); \
   } while (0)
-
-// Random edits (overwrite, truncate, insert) of a valid file: parsing either succeeds or throws
-// FormatError; anything else (another exception, a crash under ASan) fails.
-std::string mutate(std::string bytes, std::mt19937& rng) {
-  const int edits = 1 + static_cast<int>(rng() % 3);
-  for (int e = 0; e < edits; ++e) {
-    const std::size_t at = rng() % (bytes.size() + 1);
-    switch (rng() % 4) {
-      case 0:
-      case 1:
-        if (at < bytes.size()) bytes[at] = static_cast<char>(rng());
-        break;
-      case 2:
-        bytes.resize(at);
-        break;
-      default:
-        bytes.insert(at, 1, static_cast<char>(rng()));
-    }
-  }
-  return bytes;
-}
 
 std::string f32_bytes(const std::vector<float>& values) {
   return std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
@@ -485,7 +465,7 @@ TEST(Safetensors, MutatedFilesParseOrThrowFormatError) {
        {bytes_of(kMixedSafetensors), bytes_of(kReferenceSafetensors)}) {
     for (int trial = 0; trial < 3000; ++trial) {
       try {
-        parse_safetensors(mutate(original, rng), "fuzz.safetensors");
+        parse_safetensors(testing::mutate_bytes(original, rng), "fuzz.safetensors");
         ++parsed;
       } catch (const FormatError&) {
       }
