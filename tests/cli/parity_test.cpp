@@ -209,7 +209,8 @@ TEST(CliParityFixtures, EveryCaseIsPresentAndComplete) {
   const std::vector<std::string> cases = fixture_cases();
   for (const char* name :
        {"worked_example", "dense_stack", "act_sigmoid", "act_leaky_relu", "act_selu",
-        "act_softplus", "act_softsign", "act_linear", "batchnorm", "prelu", "binary"}) {
+        "act_softplus", "act_softsign", "act_linear", "act_leaky_relu_02", "batchnorm", "prelu",
+        "binary", "activation_layers", "maxout", "flatten"}) {
     EXPECT_NE(std::find(cases.begin(), cases.end(), name), cases.end())
         << "missing fixture case " << name << " in " << fixtures_dir() << kRegenerate;
   }
