@@ -1,4 +1,4 @@
-#include "config_reader.h"
+#include "spec_reader.h"
 
 #include <algorithm>
 #include <cctype>
@@ -53,65 +53,65 @@ nlohmann::json json_float(float value) {
   return std::stod(fmt::format("{}", value));
 }
 
-ConfigReader::ConfigReader(std::string layer, const nlohmann::json& config)
-    : layer_(std::move(layer)), config_(config), known_{"type"} {
-  if (!config_.is_object()) {
+SpecReader::SpecReader(std::string who, const nlohmann::json& spec)
+    : who_(std::move(who)), spec_(spec), known_{"type"} {
+  if (!spec_.is_object()) {
     throw ValueError(
-        fmt::format("{}: expected a JSON object of arguments, got {}", layer_, config_.dump()));
+        fmt::format("{}: expected a JSON object of arguments, got {}", who_, spec_.dump()));
   }
 }
 
-const nlohmann::json* ConfigReader::find(const std::string& key) {
+const nlohmann::json* SpecReader::find(const std::string& key) {
   known_.push_back(key);
-  auto it = config_.find(key);
-  return it == config_.end() ? nullptr : &*it;
+  auto it = spec_.find(key);
+  return it == spec_.end() ? nullptr : &*it;
 }
 
-void ConfigReader::type_error(const std::string& key, const char* expected) const {
-  throw ValueError(fmt::format("{}: argument '{}' must be {}, got {}", layer_, key, expected,
-                               config_.at(key).dump()));
+void SpecReader::type_error(const std::string& key, const char* expected) const {
+  throw ValueError(fmt::format("{}: argument '{}' must be {}, got {}", who_, key, expected,
+                               spec_.at(key).dump()));
 }
 
-void ConfigReader::require(const std::string& key) { required_.push_back(key); }
+void SpecReader::require(const std::string& key) { required_.push_back(key); }
 
-int64_t ConfigReader::get_int(const std::string& key, int64_t fallback) {
+int64_t SpecReader::get_int(const std::string& key, int64_t fallback) {
   return get_optional_int(key).value_or(fallback);
 }
 
-std::optional<int64_t> ConfigReader::get_optional_int(const std::string& key) {
+std::optional<int64_t> SpecReader::get_optional_int(const std::string& key) {
   const nlohmann::json* v = find(key);
   if (v == nullptr || v->is_null()) return std::nullopt;
   if (!v->is_number_integer()) type_error(key, "an integer");
   return v->get<int64_t>();
 }
 
-float ConfigReader::get_float(const std::string& key, float fallback) {
+float SpecReader::get_float(const std::string& key, float fallback) {
   return get_optional_float(key).value_or(fallback);
 }
 
-std::optional<float> ConfigReader::get_optional_float(const std::string& key) {
+std::optional<float> SpecReader::get_optional_float(const std::string& key) {
   const nlohmann::json* v = find(key);
   if (v == nullptr || v->is_null()) return std::nullopt;
   if (!v->is_number()) type_error(key, "a number");
   return v->get<float>();
 }
 
-bool ConfigReader::get_bool(const std::string& key, bool fallback) {
+bool SpecReader::get_bool(const std::string& key, bool fallback) {
   const nlohmann::json* v = find(key);
   if (v == nullptr) return fallback;
   if (!v->is_boolean()) type_error(key, "true or false");
   return v->get<bool>();
 }
 
-std::string ConfigReader::get_string(const std::string& key, const std::string& fallback) {
+std::string SpecReader::get_string(const std::string& key, const std::string& fallback) {
   const nlohmann::json* v = find(key);
   if (v == nullptr || v->is_null()) return fallback;
   if (!v->is_string()) type_error(key, "a string");
   return v->get<std::string>();
 }
 
-std::vector<int64_t> ConfigReader::get_int_list(const std::string& key,
-                                                const std::vector<int64_t>& fallback) {
+std::vector<int64_t> SpecReader::get_int_list(const std::string& key,
+                                              const std::vector<int64_t>& fallback) {
   const nlohmann::json* v = find(key);
   if (v == nullptr || v->is_null()) return fallback;
   if (!v->is_array()) type_error(key, "a list of integers");
@@ -123,18 +123,18 @@ std::vector<int64_t> ConfigReader::get_int_list(const std::string& key,
   return out;
 }
 
-Initializer ConfigReader::get_initializer(const std::string& key, const Initializer& fallback) {
+Initializer SpecReader::get_initializer(const std::string& key, const Initializer& fallback) {
   const nlohmann::json* v = find(key);
   if (v == nullptr) return fallback;
   try {
     return parse_initializer(*v);
   } catch (const ValueError& e) {
-    throw ValueError(fmt::format("{}: argument '{}': {}", layer_, key, e.what()));
+    throw ValueError(fmt::format("{}: argument '{}': {}", who_, key, e.what()));
   }
 }
 
-void ConfigReader::finish() const {
-  for (const auto& [key, value] : config_.items()) {
+void SpecReader::finish() const {
+  for (const auto& [key, value] : spec_.items()) {
     if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
     std::vector<std::string> valid;
     for (const std::string& k : known_) {
@@ -148,15 +148,15 @@ void ConfigReader::finish() const {
     if (list.empty()) list = "none";
     if (hint.empty()) {
       throw ValueError(
-          fmt::format("{}: unknown argument '{}'; valid arguments: {}", layer_, key, list));
+          fmt::format("{}: unknown argument '{}'; valid arguments: {}", who_, key, list));
     }
     throw ValueError(
-        fmt::format("{}: unknown argument '{}'; did you mean '{}'? Valid arguments: {}", layer_,
-                    key, hint, list));
+        fmt::format("{}: unknown argument '{}'; did you mean '{}'? Valid arguments: {}", who_, key,
+                    hint, list));
   }
   for (const std::string& key : required_) {
-    if (!config_.contains(key)) {
-      throw ValueError(fmt::format("{}: missing required argument '{}'", layer_, key));
+    if (!spec_.contains(key)) {
+      throw ValueError(fmt::format("{}: missing required argument '{}'", who_, key));
     }
   }
 }

@@ -1,7 +1,7 @@
-// Reading layer arguments from a JSON spec, for the layers' from_config(): every getter checks
-// the argument's JSON type, and finish() rejects any argument no getter asked for, naming the
-// closest valid one. Messages start with the layer's Keras type name.
-// Private to src/layers/.
+// Reading the arguments of a Keras-style JSON spec ({"type": "Dense", "units": 128}): every
+// getter checks the argument's JSON type, and finish() rejects any argument no getter asked
+// for, naming the closest valid one. Messages start with `who` ("Dense", "optimizer 'adam'").
+// Internal, not part of the public API.
 #pragma once
 
 #include <optional>
@@ -14,10 +14,11 @@
 
 namespace nnkit::detail {
 
-class ConfigReader {
+class SpecReader {
  public:
-  // Throws ValueError unless config is a JSON object. "type" is always a known argument.
-  ConfigReader(std::string layer, const nlohmann::json& config);
+  // Throws ValueError unless spec is a JSON object. "type" is always a known argument. Keeps a
+  // reference to spec: it must outlive the reader.
+  SpecReader(std::string who, const nlohmann::json& spec);
 
   int64_t get_int(const std::string& key, int64_t fallback);
   std::optional<int64_t> get_optional_int(const std::string& key);  // absent or null: nullopt
@@ -28,7 +29,7 @@ class ConfigReader {
   std::string get_string(const std::string& key, const std::string& fallback);
   std::vector<int64_t> get_int_list(const std::string& key, const std::vector<int64_t>& fallback);
   Initializer get_initializer(const std::string& key, const Initializer& fallback);
-  bool has(const std::string& key) const { return config_.contains(key); }
+  bool has(const std::string& key) const { return spec_.contains(key); }
   // Marks key as required: finish() throws when it is absent (after reporting unknown
   // arguments, since a misspelt argument is the likelier cause).
   void require(const std::string& key);
@@ -42,8 +43,8 @@ class ConfigReader {
   const nlohmann::json* find(const std::string& key);
   [[noreturn]] void type_error(const std::string& key, const char* expected) const;
 
-  std::string layer_;
-  const nlohmann::json& config_;
+  std::string who_;
+  const nlohmann::json& spec_;
   std::vector<std::string> known_;
   std::vector<std::string> required_;
 };
