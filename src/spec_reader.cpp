@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <string>
 
 #include "fmt/format.h"
@@ -48,7 +49,8 @@ std::string closest_match(const std::string& word, const std::vector<std::string
   return best;
 }
 
-nlohmann::json json_float(float value) {
+double json_float(float value) {
+  if (!std::isfinite(value)) return value;
   // fmt prints the shortest decimal that reads back as the same float.
   return std::stod(fmt::format("{}", value));
 }
@@ -72,6 +74,18 @@ void SpecReader::type_error(const std::string& key, const char* expected) const 
                                spec_.at(key).dump()));
 }
 
+int64_t SpecReader::to_int(const std::string& key, const nlohmann::json& value,
+                           const char* expected) const {
+  if (value.is_number_integer()) return value.get<int64_t>();
+  if (value.is_number_float()) {
+    double d = value.get<double>();
+    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e15) {
+      return static_cast<int64_t>(d);
+    }
+  }
+  type_error(key, expected);
+}
+
 void SpecReader::require(const std::string& key) { required_.push_back(key); }
 
 int64_t SpecReader::get_int(const std::string& key, int64_t fallback) {
@@ -81,8 +95,7 @@ int64_t SpecReader::get_int(const std::string& key, int64_t fallback) {
 std::optional<int64_t> SpecReader::get_optional_int(const std::string& key) {
   const nlohmann::json* v = find(key);
   if (v == nullptr || v->is_null()) return std::nullopt;
-  if (!v->is_number_integer()) type_error(key, "an integer");
-  return v->get<int64_t>();
+  return to_int(key, *v, "an integer");
 }
 
 float SpecReader::get_float(const std::string& key, float fallback) {
@@ -116,10 +129,7 @@ std::vector<int64_t> SpecReader::get_int_list(const std::string& key,
   if (v == nullptr || v->is_null()) return fallback;
   if (!v->is_array()) type_error(key, "a list of integers");
   std::vector<int64_t> out;
-  for (const auto& item : *v) {
-    if (!item.is_number_integer()) type_error(key, "a list of integers");
-    out.push_back(item.get<int64_t>());
-  }
+  for (const auto& item : *v) out.push_back(to_int(key, item, "a list of integers"));
   return out;
 }
 
