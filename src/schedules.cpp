@@ -7,7 +7,6 @@
 
 #include "fmt/format.h"
 #include "nnkit/error.h"
-#include "spec_args.h"
 #include "spec_reader.h"
 
 namespace nnkit {

@@ -1,7 +1,8 @@
-// Reading the arguments of a Keras-style JSON spec ({"type": "Dense", "units": 128}): every
-// getter checks the argument's JSON type, and finish() rejects any argument no getter asked
-// for, naming the closest valid one. Messages start with `who` ("Dense", "optimizer 'adam'").
-// Internal, not part of the public API.
+// Reading Keras-style JSON specs ({"type": "adam", "learning_rate": 0.1}) for layers, losses,
+// optimizers, schedules and initializers: SpecReader's getters check each argument's JSON
+// type, and finish() rejects any argument no getter asked for, naming the closest valid one.
+// Messages start with `who` ("Dense", "optimizer 'adam'"). Internal, not part of the public
+// API.
 #pragma once
 
 #include <cstdint>
@@ -56,7 +57,18 @@ class SpecReader {
   std::vector<std::string> required_;
 };
 
-// The candidate closest to `word` by edit distance when it is a plausible typo, else "".
+// The name of a spec: the string itself, or an object's "type". `what` ("loss",
+// "optimizer") goes into the error message.
+std::string spec_type(const std::string& what, const nlohmann::json& spec);
+
+// "Adam" -> "adam".
+std::string to_lower(const std::string& name);
+// Keras class names to snake case: "MeanSquaredError" -> "mean_squared_error",
+// "ExponentialDecay" -> "exponential_decay"; snake-case names pass through lowercased.
+std::string to_snake_case(const std::string& name);
+
+// The candidate closest to `word` by edit distance, ignoring case, when it is a plausible
+// typo; else "".
 std::string closest_match(const std::string& word, const std::vector<std::string>& candidates);
 
 // A float as the double with the same shortest decimal form: 0.3f gives 0.3, not
