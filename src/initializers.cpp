@@ -1,12 +1,12 @@
 #include "nnkit/initializers.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <vector>
 
 #include "fmt/format.h"
 #include "nnkit/error.h"
+#include "spec_reader.h"
 
 namespace nnkit {
 
@@ -17,18 +17,9 @@ const char* const kNames[] = {"classic_uniform", "uniform",    "normal",    "glo
                               "lecun_normal",    "orthogonal", "zeros",     "ones",
                               "constant"};
 
-// Keras class names (GlorotUniform, HeNormal, RandomUniform) to snake-case names.
-std::string canonical_name(std::string name) {
-  std::string out;
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    char ch = name[i];
-    if (std::isupper(static_cast<unsigned char>(ch))) {
-      if (i > 0 && name[i - 1] != '_') out += '_';
-      out += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    } else {
-      out += ch;
-    }
-  }
+// Keras class names (GlorotUniform, HeNormal, RandomUniform) and aliases to nnkit's names.
+std::string canonical_name(const std::string& name) {
+  std::string out = detail::to_snake_case(name);
   if (out == "random_uniform") return "uniform";
   if (out == "random_normal") return "normal";
   if (out == "zero") return "zeros";
@@ -124,16 +115,14 @@ Initializer parse_initializer(const nlohmann::json& spec) {
         "orthogonal, zeros, ones, constant",
         init.name));
   }
-  try {
-    init.value = args.value("value", init.value);
-    init.minval = args.value("minval", init.minval);
-    init.maxval = args.value("maxval", init.maxval);
-    init.mean = args.value("mean", init.mean);
-    init.stddev = args.value("stddev", init.stddev);
-    init.gain = args.value("gain", init.gain);
-  } catch (const nlohmann::json::exception& e) {
-    throw ValueError(fmt::format("initializer '{}': {}", init.name, e.what()));
-  }
+  // No finish(): Keras configs carry arguments nnkit has no use for ("seed"); they are ignored.
+  detail::SpecReader reader(fmt::format("initializer '{}'", init.name), args);
+  init.value = reader.get_float("value", init.value);
+  init.minval = reader.get_float("minval", init.minval);
+  init.maxval = reader.get_float("maxval", init.maxval);
+  init.mean = reader.get_float("mean", init.mean);
+  init.stddev = reader.get_float("stddev", init.stddev);
+  init.gain = reader.get_float("gain", init.gain);
   return init;
 }
 

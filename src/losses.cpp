@@ -6,7 +6,7 @@
 
 #include "fmt/format.h"
 #include "nnkit/error.h"
-#include "spec_args.h"
+#include "spec_reader.h"
 
 namespace nnkit {
 
@@ -453,18 +453,21 @@ std::unique_ptr<Loss> make_loss(const nlohmann::json& spec) {
   const std::string given = detail::spec_type("loss", spec);
   const std::string type = detail::to_snake_case(given);
   const std::string who = fmt::format("loss '{}'", given);
+  // A name alone is a spec without arguments.
+  const nlohmann::json arguments = spec.is_object() ? spec : nlohmann::json::object();
+  detail::SpecReader args(who, arguments);
 
   if (type == "mse" || type == "mean_squared_error") {
-    detail::check_arguments(who, spec, {});
+    args.finish();
     return std::make_unique<MeanSquaredError>();
   }
   if (type == "mae" || type == "mean_absolute_error") {
-    detail::check_arguments(who, spec, {});
+    args.finish();
     return std::make_unique<MeanAbsoluteError>();
   }
   if (type == "huber" || type == "huber_loss") {
-    detail::check_arguments(who, spec, {"delta"});
-    float delta = detail::get_float(who, spec, "delta", 1.0f);
+    float delta = args.get_float("delta", 1.0f);
+    args.finish();
     if (!(delta > 0.0f) || !std::isfinite(delta)) {
       throw ValueError(fmt::format("{}: delta must be a positive number, got {}", who, delta));
     }
@@ -472,8 +475,8 @@ std::unique_ptr<Loss> make_loss(const nlohmann::json& spec) {
   }
   if (type == "binary_crossentropy" || type == "categorical_crossentropy" ||
       type == "sparse_categorical_crossentropy") {
-    detail::check_arguments(who, spec, {"from_logits"});
-    CrossentropyOptions options{.from_logits = detail::get_bool(who, spec, "from_logits", false)};
+    CrossentropyOptions options{.from_logits = args.get_bool("from_logits", false)};
+    args.finish();
     if (type == "binary_crossentropy") return std::make_unique<BinaryCrossentropy>(options);
     if (type == "categorical_crossentropy") {
       return std::make_unique<CategoricalCrossentropy>(options);

@@ -7,7 +7,7 @@
 
 #include "fmt/format.h"
 #include "nnkit/error.h"
-#include "spec_args.h"
+#include "spec_reader.h"
 
 namespace nnkit {
 
@@ -530,18 +530,11 @@ std::unique_ptr<Optimizer> make_adagrad(AdagradOptions o) {
 
 namespace {
 
-// The arguments every optimizer takes; `specific` are added to them.
-std::vector<std::string> with_common(std::vector<std::string> specific) {
-  for (const char* key : {"learning_rate", "clipnorm", "clipvalue", "global_clipnorm"}) {
-    specific.emplace_back(key);
-  }
-  return specific;
-}
-
-ClipOptions read_clip(const std::string& who, const nlohmann::json& spec) {
-  return {.clipnorm = detail::get_optional_float(who, spec, "clipnorm"),
-          .clipvalue = detail::get_optional_float(who, spec, "clipvalue"),
-          .global_clipnorm = detail::get_optional_float(who, spec, "global_clipnorm")};
+// The clipping arguments every optimizer takes.
+ClipOptions read_clip(detail::SpecReader& args) {
+  return {.clipnorm = args.get_optional_float("clipnorm"),
+          .clipvalue = args.get_optional_float("clipvalue"),
+          .global_clipnorm = args.get_optional_float("global_clipnorm")};
 }
 
 }  // namespace
@@ -554,62 +547,62 @@ std::unique_ptr<Optimizer> make_optimizer(const nlohmann::json& spec) {
   // A schedule object in place of the number: the optimizer starts from the schedule's
   // first rate and follows it.
   std::unique_ptr<LearningRateSchedule> schedule;
-  nlohmann::json args = spec.is_object() ? spec : nlohmann::json::object();
-  if (args.contains("learning_rate") && args.at("learning_rate").is_object()) {
-    schedule = make_schedule(args.at("learning_rate"));
-    args["learning_rate"] = (*schedule)(0);
+  nlohmann::json arguments = spec.is_object() ? spec : nlohmann::json::object();
+  if (arguments.contains("learning_rate") && arguments.at("learning_rate").is_object()) {
+    schedule = make_schedule(arguments.at("learning_rate"));
+    arguments["learning_rate"] = (*schedule)(0);
   }
+  detail::SpecReader args(who, arguments);
 
   std::unique_ptr<Optimizer> optimizer;
   if (type == "sgd") {
-    detail::check_arguments(who, args, with_common({"momentum", "nesterov"}));
     SGDOptions o;
-    o.learning_rate = detail::get_float(who, args, "learning_rate", o.learning_rate);
-    o.momentum = detail::get_float(who, args, "momentum", o.momentum);
-    o.nesterov = detail::get_bool(who, args, "nesterov", o.nesterov);
-    o.clip = read_clip(who, args);
+    o.learning_rate = args.get_float("learning_rate", o.learning_rate);
+    o.momentum = args.get_float("momentum", o.momentum);
+    o.nesterov = args.get_bool("nesterov", o.nesterov);
+    o.clip = read_clip(args);
+    args.finish();
     optimizer = make_sgd(o);
   } else if (type == "adam" || type == "adamw") {
     // The arguments Adam and AdamW share.
     auto read_adam = [&](auto& o) {
-      o.learning_rate = detail::get_float(who, args, "learning_rate", o.learning_rate);
-      o.beta_1 = detail::get_float(who, args, "beta_1", o.beta_1);
-      o.beta_2 = detail::get_float(who, args, "beta_2", o.beta_2);
-      o.epsilon = detail::get_float(who, args, "epsilon", o.epsilon);
-      o.amsgrad = detail::get_bool(who, args, "amsgrad", o.amsgrad);
-      o.clip = read_clip(who, args);
+      o.learning_rate = args.get_float("learning_rate", o.learning_rate);
+      o.beta_1 = args.get_float("beta_1", o.beta_1);
+      o.beta_2 = args.get_float("beta_2", o.beta_2);
+      o.epsilon = args.get_float("epsilon", o.epsilon);
+      o.amsgrad = args.get_bool("amsgrad", o.amsgrad);
+      o.clip = read_clip(args);
     };
     if (type == "adam") {
-      detail::check_arguments(who, args, with_common({"beta_1", "beta_2", "epsilon", "amsgrad"}));
       AdamOptions o;
       read_adam(o);
+      args.finish();
       optimizer = make_adam(o);
     } else {
-      detail::check_arguments(
-          who, args, with_common({"weight_decay", "beta_1", "beta_2", "epsilon", "amsgrad"}));
       AdamWOptions o;
       read_adam(o);
-      o.weight_decay = detail::get_float(who, args, "weight_decay", o.weight_decay);
+      o.weight_decay = args.get_float("weight_decay", o.weight_decay);
+      args.finish();
       optimizer = make_adamw(o);
     }
   } else if (type == "rmsprop") {
-    detail::check_arguments(who, args, with_common({"rho", "momentum", "epsilon", "centered"}));
     RMSpropOptions o;
-    o.learning_rate = detail::get_float(who, args, "learning_rate", o.learning_rate);
-    o.rho = detail::get_float(who, args, "rho", o.rho);
-    o.momentum = detail::get_float(who, args, "momentum", o.momentum);
-    o.epsilon = detail::get_float(who, args, "epsilon", o.epsilon);
-    o.centered = detail::get_bool(who, args, "centered", o.centered);
-    o.clip = read_clip(who, args);
+    o.learning_rate = args.get_float("learning_rate", o.learning_rate);
+    o.rho = args.get_float("rho", o.rho);
+    o.momentum = args.get_float("momentum", o.momentum);
+    o.epsilon = args.get_float("epsilon", o.epsilon);
+    o.centered = args.get_bool("centered", o.centered);
+    o.clip = read_clip(args);
+    args.finish();
     optimizer = make_rmsprop(o);
   } else if (type == "adagrad") {
-    detail::check_arguments(who, args, with_common({"initial_accumulator_value", "epsilon"}));
     AdagradOptions o;
-    o.learning_rate = detail::get_float(who, args, "learning_rate", o.learning_rate);
+    o.learning_rate = args.get_float("learning_rate", o.learning_rate);
     o.initial_accumulator_value =
-        detail::get_float(who, args, "initial_accumulator_value", o.initial_accumulator_value);
-    o.epsilon = detail::get_float(who, args, "epsilon", o.epsilon);
-    o.clip = read_clip(who, args);
+        args.get_float("initial_accumulator_value", o.initial_accumulator_value);
+    o.epsilon = args.get_float("epsilon", o.epsilon);
+    o.clip = read_clip(args);
+    args.finish();
     optimizer = make_adagrad(o);
   } else {
     throw ValueError(fmt::format(

@@ -7,7 +7,7 @@
 
 #include "fmt/format.h"
 #include "nnkit/error.h"
-#include "spec_args.h"
+#include "spec_reader.h"
 
 namespace nnkit {
 
@@ -160,44 +160,39 @@ std::unique_ptr<LearningRateSchedule> make_schedule(const nlohmann::json& spec) 
   const std::string given = detail::spec_type("learning-rate schedule", spec);
   const std::string type = detail::to_snake_case(given);
   const std::string who = fmt::format("schedule '{}'", given);
+  detail::SpecReader args(who, spec);
   if (type == "exponential_decay") {
     ExponentialDecayOptions o;
-    detail::check_arguments(who, spec,
-                            {"initial_learning_rate", "decay_steps", "decay_rate", "staircase"});
-    o.initial_learning_rate =
-        detail::get_float(who, spec, "initial_learning_rate", o.initial_learning_rate);
-    o.decay_steps = detail::get_int(who, spec, "decay_steps", o.decay_steps);
-    o.decay_rate = detail::get_float(who, spec, "decay_rate", o.decay_rate);
-    o.staircase = detail::get_bool(who, spec, "staircase", o.staircase);
+    o.initial_learning_rate = args.get_float("initial_learning_rate", o.initial_learning_rate);
+    o.decay_steps = args.get_int("decay_steps", o.decay_steps);
+    o.decay_rate = args.get_float("decay_rate", o.decay_rate);
+    o.staircase = args.get_bool("staircase", o.staircase);
+    args.finish();
     return make_exponential_decay(o);
   }
   if (type == "inverse_time_decay") {
     InverseTimeDecayOptions o;
-    detail::check_arguments(who, spec,
-                            {"initial_learning_rate", "decay_steps", "decay_rate", "staircase"});
-    o.initial_learning_rate =
-        detail::get_float(who, spec, "initial_learning_rate", o.initial_learning_rate);
-    o.decay_steps = detail::get_int(who, spec, "decay_steps", o.decay_steps);
-    o.decay_rate = detail::get_float(who, spec, "decay_rate", o.decay_rate);
-    o.staircase = detail::get_bool(who, spec, "staircase", o.staircase);
+    o.initial_learning_rate = args.get_float("initial_learning_rate", o.initial_learning_rate);
+    o.decay_steps = args.get_int("decay_steps", o.decay_steps);
+    o.decay_rate = args.get_float("decay_rate", o.decay_rate);
+    o.staircase = args.get_bool("staircase", o.staircase);
+    args.finish();
     return make_inverse_time_decay(o);
   }
   if (type == "step_decay") {
     StepDecayOptions o;
-    detail::check_arguments(who, spec, {"initial_learning_rate", "step_size", "decay_rate"});
-    o.initial_learning_rate =
-        detail::get_float(who, spec, "initial_learning_rate", o.initial_learning_rate);
-    o.step_size = detail::get_int(who, spec, "step_size", o.step_size);
-    o.decay_rate = detail::get_float(who, spec, "decay_rate", o.decay_rate);
+    o.initial_learning_rate = args.get_float("initial_learning_rate", o.initial_learning_rate);
+    o.step_size = args.get_int("step_size", o.step_size);
+    o.decay_rate = args.get_float("decay_rate", o.decay_rate);
+    args.finish();
     return make_step_decay(o);
   }
   if (type == "cosine_decay") {
     CosineDecayOptions o;
-    detail::check_arguments(who, spec, {"initial_learning_rate", "decay_steps", "alpha"});
-    o.initial_learning_rate =
-        detail::get_float(who, spec, "initial_learning_rate", o.initial_learning_rate);
-    o.decay_steps = detail::get_int(who, spec, "decay_steps", o.decay_steps);
-    o.alpha = detail::get_float(who, spec, "alpha", o.alpha);
+    o.initial_learning_rate = args.get_float("initial_learning_rate", o.initial_learning_rate);
+    o.decay_steps = args.get_int("decay_steps", o.decay_steps);
+    o.alpha = args.get_float("alpha", o.alpha);
+    args.finish();
     return make_cosine_decay(o);
   }
   throw ValueError(fmt::format(

@@ -1,9 +1,9 @@
 #include "nnkit/layers/activation.h"
 
-#include "config_reader.h"
 #include "fmt/format.h"
 #include "layer_util.h"
 #include "nnkit/error.h"
+#include "spec_reader.h"
 
 namespace nnkit {
 
@@ -14,7 +14,7 @@ ActivationLayer::ActivationLayer(ActivationOptions options) {
 
 std::unique_ptr<Layer> ActivationLayer::from_config(const nlohmann::json& config) {
   const std::string type = config.is_object() ? config.value("type", "Activation") : "Activation";
-  detail::ConfigReader args(type, config);
+  detail::SpecReader args(type, config);
   ActivationOptions o;
   if (type == "ReLU") {
     o.activation = "relu";

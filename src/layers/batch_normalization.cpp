@@ -2,10 +2,10 @@
 
 #include <cmath>
 
-#include "config_reader.h"
 #include "fmt/format.h"
 #include "layer_util.h"
 #include "nnkit/error.h"
+#include "spec_reader.h"
 
 namespace nnkit {
 
@@ -77,7 +77,7 @@ BatchNormalization::BatchNormalization(BatchNormalizationOptions options)
 }
 
 std::unique_ptr<Layer> BatchNormalization::from_config(const nlohmann::json& config) {
-  detail::ConfigReader args("BatchNormalization", config);
+  detail::SpecReader args("BatchNormalization", config);
   BatchNormalizationOptions o;
   o.axis = args.get_optional_int("axis");
   o.momentum = args.get_float("momentum", o.momentum);

@@ -1,11 +1,11 @@
 #include "nnkit/layers/dense.h"
 
-#include "config_reader.h"
 #include "fmt/format.h"
 #include "layer_util.h"
 #include "nnkit/error.h"
 #include "nnkit/kernels/elementwise.h"
 #include "nnkit/kernels/gemm.h"
+#include "spec_reader.h"
 
 namespace nnkit {
 
@@ -18,7 +18,7 @@ Dense::Dense(DenseOptions options) : options_(std::move(options)) {
 }
 
 std::unique_ptr<Layer> Dense::from_config(const nlohmann::json& config) {
-  detail::ConfigReader args("Dense", config);
+  detail::SpecReader args("Dense", config);
   DenseOptions o;
   args.require("units");
   o.units = args.get_int("units", 0);

@@ -1,10 +1,10 @@
 #include "nnkit/layers/dropout.h"
 
-#include "config_reader.h"
 #include "fmt/format.h"
 #include "layer_util.h"
 #include "nnkit/error.h"
 #include "nnkit/kernels/elementwise.h"
+#include "spec_reader.h"
 
 namespace nnkit {
 
@@ -25,7 +25,7 @@ Dropout::Dropout(DropoutOptions options) : options_(options) {
 }
 
 std::unique_ptr<Layer> Dropout::from_config(const nlohmann::json& config) {
-  detail::ConfigReader args("Dropout", config);
+  detail::SpecReader args("Dropout", config);
   args.require("rate");
   DropoutOptions o;
   o.rate = args.get_float("rate", o.rate);

@@ -1,12 +1,12 @@
 #include "nnkit/layers/flatten.h"
 
-#include "config_reader.h"
 #include "layer_util.h"
+#include "spec_reader.h"
 
 namespace nnkit {
 
 std::unique_ptr<Layer> Flatten::from_config(const nlohmann::json& config) {
-  detail::ConfigReader args("Flatten", config);
+  detail::SpecReader args("Flatten", config);
   args.finish();
   return std::make_unique<Flatten>();
 }

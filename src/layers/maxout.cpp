@@ -1,9 +1,9 @@
 #include "nnkit/layers/maxout.h"
 
-#include "config_reader.h"
 #include "fmt/format.h"
 #include "layer_util.h"
 #include "nnkit/error.h"
+#include "spec_reader.h"
 
 namespace nnkit {
 
@@ -34,7 +34,7 @@ Maxout::Maxout(MaxoutOptions options)
     : options_(validated(options)), affine_(affine_options(options_)) {}
 
 std::unique_ptr<Layer> Maxout::from_config(const nlohmann::json& config) {
-  detail::ConfigReader args("Maxout", config);
+  detail::SpecReader args("Maxout", config);
   MaxoutOptions o;
   args.require("units");
   o.units = args.get_int("units", 0);

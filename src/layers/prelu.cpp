@@ -1,10 +1,10 @@
 #include "nnkit/layers/prelu.h"
 
-#include "config_reader.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
 #include "layer_util.h"
 #include "nnkit/error.h"
+#include "spec_reader.h"
 
 namespace nnkit {
 
@@ -16,7 +16,7 @@ constexpr int64_t kParallelThreshold = 1 << 15;
 PReLU::PReLU(PReLUOptions options) : options_(std::move(options)) {}
 
 std::unique_ptr<Layer> PReLU::from_config(const nlohmann::json& config) {
-  detail::ConfigReader args("PReLU", config);
+  detail::SpecReader args("PReLU", config);
   PReLUOptions o;
   o.alpha_initializer = args.get_initializer("alpha_initializer", o.alpha_initializer);
   o.shared_axes = args.get_int_list("shared_axes", {});

@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <utility>
 
-#include "config_reader.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
 #include "nnkit/error.h"
 #include "nnkit/layers.h"
+#include "spec_reader.h"
 
 namespace nnkit {
 

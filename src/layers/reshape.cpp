@@ -2,11 +2,11 @@
 
 #include <algorithm>
 
-#include "config_reader.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
 #include "layer_util.h"
 #include "nnkit/error.h"
+#include "spec_reader.h"
 
 namespace nnkit {
 
@@ -20,7 +20,7 @@ Reshape::Reshape(ReshapeOptions options) : options_(std::move(options)) {
 }
 
 std::unique_ptr<Layer> Reshape::from_config(const nlohmann::json& config) {
-  detail::ConfigReader args("Reshape", config);
+  detail::SpecReader args("Reshape", config);
   args.require("target_shape");
   ReshapeOptions o;
   o.target_shape = args.get_int_list("target_shape", {});
