@@ -11,3 +11,4 @@
 #include "nnkit/layers/prelu.h"
 #include "nnkit/layers/registry.h"
 #include "nnkit/layers/reshape.h"
+#include "nnkit/layers/simple_rnn.h"

@@ -28,6 +28,7 @@ const std::pair<const char*, Factory> kFactories[] = {
     {"PReLU", &PReLU::from_config},
     {"ReLU", &ActivationLayer::from_config},
     {"Reshape", &Reshape::from_config},
+    {"SimpleRNN", &SimpleRNN::from_config},
     {"Softmax", &ActivationLayer::from_config},
 };
 
