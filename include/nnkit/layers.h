@@ -6,6 +6,7 @@
 #include "nnkit/layers/dense.h"
 #include "nnkit/layers/dropout.h"
 #include "nnkit/layers/flatten.h"
+#include "nnkit/layers/gru.h"
 #include "nnkit/layers/layer.h"
 #include "nnkit/layers/maxout.h"
 #include "nnkit/layers/prelu.h"

@@ -77,12 +77,21 @@ INSTANTIATE_TEST_SUITE_P(
                            {"use_bias", false},
                            {"return_sequences", true},
                            {"go_backwards", true},
-                           {"recurrent_initializer", "glorot_uniform"}}));
+                           {"recurrent_initializer", "glorot_uniform"}},
+                      json{{"type", "GRU"}, {"units", 16}},
+                      json{{"type", "GRU"},
+                           {"units", 16},
+                           {"activation", "softsign"},
+                           {"recurrent_activation", "hard_sigmoid"},
+                           {"return_sequences", true},
+                           {"go_backwards", true},
+                           {"kernel_initializer", "he_uniform"},
+                           {"bias_initializer", "ones"}}));
 
 TEST(MakeLayer, BuildsEachTypeItNames) {
   for (const std::string& type : layer_types()) {
     json spec = {{"type", type}};
-    const bool recurrent = type == "SimpleRNN";
+    const bool recurrent = type == "GRU" || type == "SimpleRNN";
     if (type == "Dense" || type == "Maxout" || recurrent) spec["units"] = 2;
     if (type == "Dropout") spec["rate"] = 0.5;
     if (type == "Reshape") spec["target_shape"] = {-1};
