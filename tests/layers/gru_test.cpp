@@ -8,9 +8,12 @@
 
 #include "gradient_check.h"
 #include "nnkit/error.h"
+#include "nnkit/io/model_file.h"
 #include "nnkit/layers/dense.h"
 #include "nnkit/layers/registry.h"
+#include "nnkit/layers/simple_rnn.h"
 #include "nnkit/model.h"
+#include "scratch_dir.h"
 #include "test_util.h"
 
 namespace nnkit {
@@ -329,6 +332,32 @@ TEST(GRU, LearnsTheMeanOfANoisySequence) {
   model.compile(make_adam({.learning_rate = 0.01f}), make_loss("mse"));
   History h = model.fit(x, y, {.epochs = 40, .batch_size = 32});
   EXPECT_LT(model.evaluate(x, y).at("loss"), 1e-3) << "first epoch's loss " << h["loss"].front();
+}
+
+// A stacked recurrent model saves its tensors under PyTorch's names and loads back to the same
+// predictions.
+TEST(GRU, StackedModelRoundTripsThroughAModelFile) {
+  Sequential model({.input_shape = {6, 3}, .seed = 13});
+  model.add(SimpleRNN({.units = 5, .return_sequences = true}));
+  model.add(GRU({.units = 4, .go_backwards = true}));
+  model.add(Dense({.units = 2}));
+  std::vector<std::string> names;
+  for (const auto& [name, param] : model.named_params()) names.push_back(name);
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"layers.0.weight_ih", "layers.0.weight_hh",
+                                      "layers.0.bias_ih", "layers.0.bias_hh", "layers.1.weight_ih",
+                                      "layers.1.weight_hh", "layers.1.bias_ih", "layers.1.bias_hh",
+                                      "layers.2.weight", "layers.2.bias"}));
+  for (auto& [name, param] : model.named_params()) {
+    if (name.find("bias") != std::string::npos) param->value.fill(0.1f);
+  }
+  testing::ScratchDir dir;
+  save_model(dir.file("rnn.safetensors"), model);
+  Sequential loaded = load_model(dir.file("rnn.safetensors"));
+  Rng rng(14);
+  Tensor x = random_tensor({3, 6, 3}, rng);
+  EXPECT_EQ(loaded.predict(x).to_vector(), model.predict(x).to_vector());
+  EXPECT_EQ(loaded.spec(), model.spec());
 }
 
 }  // namespace
