@@ -23,11 +23,13 @@ const std::pair<const char*, Factory> kFactories[] = {
     {"Dropout", &Dropout::from_config},
     {"ELU", &ActivationLayer::from_config},
     {"Flatten", &Flatten::from_config},
+    {"GRU", &GRU::from_config},
     {"LeakyReLU", &ActivationLayer::from_config},
     {"Maxout", &Maxout::from_config},
     {"PReLU", &PReLU::from_config},
     {"ReLU", &ActivationLayer::from_config},
     {"Reshape", &Reshape::from_config},
+    {"SimpleRNN", &SimpleRNN::from_config},
     {"Softmax", &ActivationLayer::from_config},
 };
 

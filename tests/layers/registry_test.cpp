@@ -69,18 +69,37 @@ INSTANTIATE_TEST_SUITE_P(
                       json{{"type", "Flatten"}},
                       json{{"type", "Reshape"}, {"target_shape", {4, -1}}}, json{{"type", "PReLU"}},
                       json{{"type", "PReLU"}, {"shared_axes", {2, 3}}},
-                      json{{"type", "Maxout"}, {"units", 4}, {"pieces", 3}}));
+                      json{{"type", "Maxout"}, {"units", 4}, {"pieces", 3}},
+                      json{{"type", "SimpleRNN"}, {"units", 8}},
+                      json{{"type", "SimpleRNN"},
+                           {"units", 8},
+                           {"activation", "relu"},
+                           {"use_bias", false},
+                           {"return_sequences", true},
+                           {"go_backwards", true},
+                           {"recurrent_initializer", "glorot_uniform"}},
+                      json{{"type", "GRU"}, {"units", 16}},
+                      json{{"type", "GRU"},
+                           {"units", 16},
+                           {"activation", "softsign"},
+                           {"recurrent_activation", "hard_sigmoid"},
+                           {"return_sequences", true},
+                           {"go_backwards", true},
+                           {"kernel_initializer", "he_uniform"},
+                           {"bias_initializer", "ones"}}));
 
 TEST(MakeLayer, BuildsEachTypeItNames) {
   for (const std::string& type : layer_types()) {
     json spec = {{"type", type}};
-    if (type == "Dense" || type == "Maxout") spec["units"] = 2;
+    const bool recurrent = type == "GRU" || type == "SimpleRNN";
+    if (type == "Dense" || type == "Maxout" || recurrent) spec["units"] = 2;
     if (type == "Dropout") spec["rate"] = 0.5;
     if (type == "Reshape") spec["target_shape"] = {-1};
     std::unique_ptr<Layer> layer = make_layer(spec);
     ASSERT_NE(layer, nullptr) << type;
     Rng rng(81);
-    EXPECT_EQ(layer->build({4}, rng).size(), 1u) << type;
+    // Recurrent layers take sequences [steps, features] and return the last step's h.
+    EXPECT_EQ(layer->build(recurrent ? Shape{3, 4} : Shape{4}, rng).size(), 1u) << type;
   }
 }
 

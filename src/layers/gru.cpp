@@ -1,0 +1,485 @@
+#include "nnkit/layers/gru.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "config_reader.h"
+#include "fmt/format.h"
+#include "layer_util.h"
+#include "nnkit/error.h"
+#include "nnkit/kernels/elementwise.h"
+#include "nnkit/kernels/gemm.h"
+#include "sequence_layout.h"
+
+namespace nnkit {
+
+namespace {
+
+// Below this many elements of a step a parallel region costs more than it saves.
+constexpr int64_t kParallelThreshold = 1 << 15;
+
+// body(b) for every row b of a step, over OpenMP threads only when `parallel`. The test is made
+// here rather than in an if clause: a region whose if clause is false still costs about 0.3 µs
+// (measured), several times per step, as much as a batch-1 step's GEMM.
+template <typename Body>
+void for_each_row(int64_t rows, bool parallel, const Body& body) {
+  if (!parallel) {
+    for (int64_t b = 0; b < rows; ++b) body(b);
+    return;
+  }
+#pragma omp parallel for
+  for (int64_t b = 0; b < rows; ++b) body(b);
+}
+
+struct GateActivations {
+  Activation candidate;  // n: `activation`
+  float candidate_alpha;
+  Activation gate;  // r, z: `recurrent_activation`
+  float gate_alpha;
+};
+
+// One step forward. gin, grec: [batch, 3·units], r, z, n interleaved per row: the input
+// projection W_ih·x + b_ih and the recurrent one W_hh·h + b_hh. Writes the pre-activations to
+// pre and the gates to gates, both planar [3, batch, units] (pre may be gates: then the
+// activations run in place), and h' [batch, units].
+void step_forward(const GateActivations& f, int64_t batch, int64_t units, const float* gin,
+                  const float* grec, const float* h, float* pre, float* gates, float* h_next) {
+  const int64_t plane = batch * units, width = 3 * units;
+  const bool parallel = batch * width > kParallelThreshold;
+  float* pre_r = pre;
+  float* pre_z = pre + plane;
+  float* pre_n = pre + 2 * plane;
+  const float* r = gates;
+  const float* z = gates + plane;
+  const float* n = gates + 2 * plane;
+  // r and z: σ of the sums of the two projections, one activation call for both planes.
+  for_each_row(batch, parallel, [&](int64_t b) {
+    const float* gi = gin + b * width;
+    const float* gr = grec + b * width;
+    float* pr = pre_r + b * units;
+    float* pz = pre_z + b * units;
+#pragma omp simd
+    for (int64_t j = 0; j < units; ++j) {
+      pr[j] = gi[j] + gr[j];
+      pz[j] = gi[units + j] + gr[units + j];
+    }
+  });
+  activation_forward(f.gate, f.gate_alpha, 1, 2 * plane, pre_r, gates);
+  // n: the reset gate scales the recurrent projection only, bias included (reset_after).
+  for_each_row(batch, parallel, [&](int64_t b) {
+    const float* gi = gin + b * width + 2 * units;
+    const float* gr = grec + b * width + 2 * units;
+    const float* rb = r + b * units;
+    float* pn = pre_n + b * units;
+#pragma omp simd
+    for (int64_t j = 0; j < units; ++j) pn[j] = gi[j] + rb[j] * gr[j];
+  });
+  activation_forward(f.candidate, f.candidate_alpha, 1, plane, pre_n, gates + 2 * plane);
+  // h' = (1 − z) ⊙ n + z ⊙ h, written n + z ⊙ (h − n).
+  for_each_row(batch, parallel, [&](int64_t b) {
+    const int64_t p = b * units;
+#pragma omp simd
+    for (int64_t j = p; j < p + units; ++j) h_next[j] = n[j] + z[j] * (h[j] - n[j]);
+  });
+}
+
+// One step backward, the reverse of step_forward(). dh [batch, units]: the gradient with
+// respect to h'. pre: the planar pre-activations, or nullptr when no activation's derivative
+// reads them. dgates: planar [3, batch, units] scratch. Writes the pre-activation gradients of
+// the input side to dgin and of the recurrent side to dgrec (interleaved [batch, 3·units]; they
+// differ in the n block by the factor r), and dh ⊙ z, the direct path to h, to dh_prev.
+void step_backward(const GateActivations& f, int64_t batch, int64_t units, const float* grec,
+                   const float* h, const float* pre, const float* gates, const float* dh,
+                   float* dgates, float* dgin, float* dgrec, float* dh_prev) {
+  const int64_t plane = batch * units, width = 3 * units;
+  const bool parallel = batch * width > kParallelThreshold;
+  const float* r = gates;
+  const float* z = gates + plane;
+  const float* n = gates + 2 * plane;
+  float* dr = dgates;
+  float* dz = dgates + plane;
+  float* dn = dgates + 2 * plane;
+  // h' = n + z ⊙ (h − n): dn = dh ⊙ (1 − z), dz = dh ⊙ (h − n), dh_prev = dh ⊙ z.
+  for_each_row(batch, parallel, [&](int64_t b) {
+    const int64_t p = b * units;
+#pragma omp simd
+    for (int64_t j = p; j < p + units; ++j) {
+      dn[j] = dh[j] * (1.0f - z[j]);
+      dz[j] = dh[j] * (h[j] - n[j]);
+      dh_prev[j] = dh[j] * z[j];
+    }
+  });
+  activation_backward(f.candidate, f.candidate_alpha, 1, plane,
+                      pre != nullptr ? pre + 2 * plane : nullptr, n, dn, dn);
+  // dr = da_n ⊙ (W_hn·h + b_hn).
+  for_each_row(batch, parallel, [&](int64_t b) {
+    const float* gr = grec + b * width + 2 * units;
+    const float* dnb = dn + b * units;
+    float* drb = dr + b * units;
+#pragma omp simd
+    for (int64_t j = 0; j < units; ++j) drb[j] = dnb[j] * gr[j];
+  });
+  activation_backward(f.gate, f.gate_alpha, 1, 2 * plane, pre, gates, dr, dr);
+  for_each_row(batch, parallel, [&](int64_t b) {
+    const int64_t p = b * units;
+    float* gi = dgin + b * width;
+    float* gr = dgrec + b * width;
+#pragma omp simd
+    for (int64_t j = 0; j < units; ++j) {
+      gi[j] = gr[j] = dr[p + j];
+      gi[units + j] = gr[units + j] = dz[p + j];
+      gi[2 * units + j] = dn[p + j];
+      gr[2 * units + j] = dn[p + j] * r[p + j];
+    }
+  });
+}
+
+}  // namespace
+
+GRU::GRU(GRUOptions options) : options_(std::move(options)) {
+  if (options_.units <= 0) {
+    throw ValueError(fmt::format("GRU: units must be positive, got {}", options_.units));
+  }
+  activation_ = detail::parse_elementwise_activation(who(), "activation", options_.activation);
+  recurrent_activation_ = detail::parse_elementwise_activation(who(), "recurrent_activation",
+                                                               options_.recurrent_activation);
+  alpha_ = activation_default_alpha(activation_);
+  recurrent_alpha_ = activation_default_alpha(recurrent_activation_);
+  keep_preactivations_ = activation_backward_reads_input(activation_) ||
+                         activation_backward_reads_input(recurrent_activation_);
+}
+
+std::unique_ptr<Layer> GRU::from_config(const nlohmann::json& config) {
+  detail::ConfigReader args("GRU", config);
+  GRUOptions o;
+  args.require("units");
+  o.units = args.get_int("units", 0);
+  // Keras writes "activation": null for linear.
+  o.activation = args.get_string("activation", args.has("activation") ? "linear" : o.activation);
+  o.recurrent_activation = args.get_string(
+      "recurrent_activation", args.has("recurrent_activation") ? "linear" : o.recurrent_activation);
+  o.use_bias = args.get_bool("use_bias", o.use_bias);
+  o.return_sequences = args.get_bool("return_sequences", o.return_sequences);
+  o.go_backwards = args.get_bool("go_backwards", o.go_backwards);
+  o.kernel_initializer = args.get_initializer("kernel_initializer", o.kernel_initializer);
+  o.recurrent_initializer = args.get_initializer("recurrent_initializer", o.recurrent_initializer);
+  o.bias_initializer = args.get_initializer("bias_initializer", o.bias_initializer);
+  const bool reset_after = args.get_bool("reset_after", true);
+  args.finish();
+  if (!reset_after) {
+    throw ValueError(
+        "GRU: reset_after=false (the reset gate applied before the recurrent weights, Keras 1's "
+        "form) is not supported; nnkit computes reset_after=true, Keras 2's default and "
+        "PyTorch's form");
+  }
+  return std::make_unique<GRU>(std::move(o));
+}
+
+std::string GRU::who() const { return fmt::format("GRU(units={})", options_.units); }
+
+Shape GRU::build(const Shape& input, Rng& rng) {
+  detail::check_sequence_shape(who(), input);
+  const int64_t units = options_.units;
+  features_ = input[1];
+  weight_ih_.value = Tensor({3 * units, features_});
+  initialize(weight_ih_.value, options_.kernel_initializer, rng);
+  weight_ih_.grad = Tensor({3 * units, features_});
+  weight_hh_.value = Tensor({3 * units, units});
+  initialize(weight_hh_.value, options_.recurrent_initializer, rng);
+  weight_hh_.grad = Tensor({3 * units, units});
+  if (options_.use_bias) {
+    for (Param* b : {&bias_ih_, &bias_hh_}) {
+      b->value = Tensor({3 * units});
+      initialize(b->value, options_.bias_initializer, rng);
+      b->grad = Tensor({3 * units});
+    }
+  }
+  batch_ = steps_ = 0;
+  cached_ = false;
+  input_shape_ = input;
+  output_shape_ = options_.return_sequences ? Shape{input[0], units} : Shape{units};
+  return output_shape_;
+}
+
+void GRU::reserve(int64_t batch, int64_t steps) {
+  if (batch == batch_ && steps == steps_) return;
+  const int64_t units = options_.units;
+  detail::ensure_shape(x_, {steps, batch, features_});
+  detail::ensure_shape(gin_, {steps, batch, 3 * units});
+  detail::ensure_shape(grec_, {steps, batch, 3 * units});
+  detail::ensure_shape(gates_, {steps, 3, batch, units});
+  if (keep_preactivations_) detail::ensure_shape(pre_, {steps, 3, batch, units});
+  detail::ensure_shape(h_, {steps + 1, batch, units});
+  detail::ensure_shape(dgin_, {steps, batch, 3 * units});
+  detail::ensure_shape(dgrec_, {steps, batch, 3 * units});
+  detail::ensure_shape(dgates_, {3, batch, units});
+  detail::ensure_shape(dh_, {batch, units});
+  detail::ensure_shape(dh_prev_, {batch, units});
+  detail::ensure_shape(dx_, {steps, batch, features_});
+  batch_ = batch;
+  steps_ = steps;
+}
+
+Tensor GRU::forward(const Tensor& x, Mode mode) {
+  detail::check_built(who(), features_ > 0);
+  detail::check_sequence_input(who(), features_, x);
+  const int64_t batch = x.dim(0), steps = x.dim(1), units = options_.units;
+  Tensor y = Tensor::uninitialized(options_.return_sequences ? Shape{batch, steps, units}
+                                                             : Shape{batch, units});
+  cached_ = false;
+  if (batch == 0) return y;
+  reserve(batch, steps);
+  const int64_t plane = batch * units, width = 3 * units;
+  const GateActivations f{activation_, alpha_, recurrent_activation_, recurrent_alpha_};
+  detail::to_time_major(batch, steps, features_, options_.go_backwards, x.data(), x_.data());
+
+  // Every step's input projection at once: gin = X·W_ihᵀ + b_ih, [steps·batch, 3·units].
+  gemm(Trans::No, Trans::Yes, steps * batch, width, features_, 1.0f, x_.data(), features_,
+       weight_ih_.value.data(), features_, 0.0f, gin_.data(), width);
+  if (options_.use_bias) add_row_vector(steps * batch, width, bias_ih_.value.data(), gin_.data());
+  std::fill_n(h_.data(), plane, 0.0f);  // h_{−1}
+  for (int64_t s = 0; s < steps; ++s) {
+    const float* h = h_.data() + s * plane;
+    float* grec = grec_.data() + s * batch * width;
+    // grec = h·W_hhᵀ + b_hh, kept apart from gin: backward needs W_hn·h + b_hn alone. The bias
+    // goes into the rows first and the one GEMM adds the product (h_{−1} = 0 adds nothing).
+    if (options_.use_bias) {
+      for (int64_t b = 0; b < batch; ++b) {
+        std::copy_n(bias_hh_.value.data(), width, grec + b * width);
+      }
+    } else if (s == 0) {
+      std::fill_n(grec, batch * width, 0.0f);
+    }
+    if (s > 0) {
+      gemm(Trans::No, Trans::Yes, batch, width, units, 1.0f, h, units, weight_hh_.value.data(),
+           units, options_.use_bias ? 1.0f : 0.0f, grec, width);
+    }
+    float* gates = gates_.data() + s * 3 * plane;
+    step_forward(f, batch, units, gin_.data() + s * batch * width, grec, h,
+                 keep_preactivations_ ? pre_.data() + s * 3 * plane : gates, gates,
+                 h_.data() + (s + 1) * plane);
+  }
+
+  if (options_.return_sequences) {
+    detail::from_time_major(batch, steps, units, false, h_.data() + plane, y.data());
+  } else {
+    std::copy_n(h_.data() + steps * plane, plane, y.data());
+  }
+  cached_ = mode == Mode::Train;
+  return y;
+}
+
+Tensor GRU::backward(const Tensor& dy) {
+  detail::check_forward_cache(who(), cached_);
+  const int64_t batch = batch_, steps = steps_, units = options_.units;
+  detail::check_gradient_shape(
+      who(), options_.return_sequences ? Shape{batch, steps, units} : Shape{batch, units}, dy);
+  const int64_t plane = batch * units, width = 3 * units;
+  const GateActivations f{activation_, alpha_, recurrent_activation_, recurrent_alpha_};
+
+  // Through time, last step first. dh: the gradient with respect to h_s, from the output and
+  // from step s + 1; dh_{s−1} = dh ⊙ z + dgrec_s·W_hh.
+  if (options_.return_sequences) {
+    std::fill_n(dh_.data(), plane, 0.0f);
+  } else {
+    std::copy_n(dy.data(), plane, dh_.data());
+  }
+  for (int64_t s = steps - 1; s >= 0; --s) {
+    if (options_.return_sequences) detail::add_step(batch, steps, units, s, dy.data(), dh_.data());
+    float* dgrec = dgrec_.data() + s * batch * width;
+    step_backward(f, batch, units, grec_.data() + s * batch * width, h_.data() + s * plane,
+                  keep_preactivations_ ? pre_.data() + s * 3 * plane : nullptr,
+                  gates_.data() + s * 3 * plane, dh_.data(), dgates_.data(),
+                  dgin_.data() + s * batch * width, dgrec, dh_prev_.data());
+    if (s > 0) {
+      gemm(Trans::No, Trans::No, batch, units, width, 1.0f, dgrec, width, weight_hh_.value.data(),
+           units, 1.0f, dh_prev_.data(), units);
+      std::swap(dh_, dh_prev_);
+    }
+  }
+
+  // Weight gradients over all steps at once: dW_ih += dginᵀ·X, dW_hh += dgrecᵀ·H_prev (step
+  // 0's h_prev is 0 and is left out), biases += the gradients' row sums.
+  gemm(Trans::Yes, Trans::No, width, features_, steps * batch, 1.0f, dgin_.data(), width, x_.data(),
+       features_, 1.0f, weight_ih_.grad.data(), features_);
+  if (steps > 1) {
+    gemm(Trans::Yes, Trans::No, width, units, (steps - 1) * batch, 1.0f,
+         dgrec_.data() + batch * width, width, h_.data() + plane, units, 1.0f,
+         weight_hh_.grad.data(), units);
+  }
+  if (options_.use_bias) {
+    sum_rows_into(steps * batch, width, dgin_.data(), bias_ih_.grad.data());
+    sum_rows_into(steps * batch, width, dgrec_.data(), bias_hh_.grad.data());
+  }
+  if (!input_gradient_needed_) return Tensor();
+  // dX = dgin·W_ih, then back to batch-major and the input's time order.
+  gemm(Trans::No, Trans::No, steps * batch, features_, width, 1.0f, dgin_.data(), width,
+       weight_ih_.value.data(), features_, 0.0f, dx_.data(), features_);
+  Tensor dx = Tensor::uninitialized({batch, steps, features_});
+  detail::from_time_major(batch, steps, features_, options_.go_backwards, dx_.data(), dx.data());
+  return dx;
+}
+
+namespace {
+
+// The reference's scalar activations: y = f(x) and dx = dy·f'(x).
+float apply(Activation f, float alpha, float x) {
+  float y;
+  activation_forward_reference(f, alpha, 1, 1, &x, &y);
+  return y;
+}
+
+float derive(Activation f, float alpha, float x, float dy) {
+  float dx;
+  activation_backward_reference(f, alpha, 1, 1, &x, &dy, &dx);
+  return dx;
+}
+
+}  // namespace
+
+struct GRU::ReferenceStep {
+  std::vector<float> gin, grec;            // [3·units]: the two projections, biases included
+  std::vector<float> pr, pz, pn, r, z, n;  // [units]: pre-activations and gates
+
+  explicit ReferenceStep(int64_t units)
+      : gin(3 * units),
+        grec(3 * units),
+        pr(units),
+        pz(units),
+        pn(units),
+        r(units),
+        z(units),
+        n(units) {}
+};
+
+// One sample's step of the reference: the projections of x and h, then gate by gate, unit by
+// unit, h' into h_next.
+void GRU::reference_step(const float* x, const float* h, ReferenceStep& step, float* h_next) const {
+  const int64_t units = options_.units, width = 3 * units, features = features_;
+  const float* w_ih = weight_ih_.value.data();
+  const float* w_hh = weight_hh_.value.data();
+  for (int64_t i = 0; i < width; ++i) {
+    double in = options_.use_bias ? bias_ih_.value[i] : 0.0f;
+    double rec = options_.use_bias ? bias_hh_.value[i] : 0.0f;
+    for (int64_t k = 0; k < features; ++k) in += double{w_ih[i * features + k]} * x[k];
+    for (int64_t j = 0; j < units; ++j) rec += double{w_hh[i * units + j]} * h[j];
+    step.gin[i] = static_cast<float>(in);
+    step.grec[i] = static_cast<float>(rec);
+  }
+  for (int64_t j = 0; j < units; ++j) {
+    step.pr[j] = step.gin[j] + step.grec[j];
+    step.r[j] = apply(recurrent_activation_, recurrent_alpha_, step.pr[j]);
+    step.pz[j] = step.gin[units + j] + step.grec[units + j];
+    step.z[j] = apply(recurrent_activation_, recurrent_alpha_, step.pz[j]);
+    step.pn[j] = step.gin[2 * units + j] + step.r[j] * step.grec[2 * units + j];
+    step.n[j] = apply(activation_, alpha_, step.pn[j]);
+    h_next[j] = (1.0f - step.z[j]) * step.n[j] + step.z[j] * h[j];
+  }
+}
+
+Tensor GRU::forward_reference(const Tensor& x) const {
+  detail::check_built(who(), features_ > 0);
+  detail::check_sequence_input(who(), features_, x);
+  const int64_t batch = x.dim(0), steps = x.dim(1), units = options_.units;
+  Tensor y(options_.return_sequences ? Shape{batch, steps, units} : Shape{batch, units});
+  ReferenceStep step(units);
+  std::vector<float> h(units), h_next(units);
+  for (int64_t n = 0; n < batch; ++n) {
+    std::fill(h.begin(), h.end(), 0.0f);
+    for (int64_t s = 0; s < steps; ++s) {
+      const int64_t t = options_.go_backwards ? steps - 1 - s : s;
+      reference_step(x.data() + (n * steps + t) * features_, h.data(), step, h_next.data());
+      std::swap(h, h_next);
+      if (options_.return_sequences) {
+        std::copy(h.begin(), h.end(), y.data() + (n * steps + s) * units);
+      }
+    }
+    if (!options_.return_sequences) std::copy(h.begin(), h.end(), y.data() + n * units);
+  }
+  return y;
+}
+
+Tensor GRU::backward_reference(const Tensor& x, const Tensor& dy) {
+  detail::check_built(who(), features_ > 0);
+  detail::check_sequence_input(who(), features_, x);
+  const int64_t batch = x.dim(0), steps = x.dim(1), units = options_.units;
+  const int64_t features = features_, width = 3 * units;
+  detail::check_gradient_shape(
+      who(), options_.return_sequences ? Shape{batch, steps, units} : Shape{batch, units}, dy);
+  const float* w_ih = weight_ih_.value.data();
+  const float* w_hh = weight_hh_.value.data();
+  Tensor dx({batch, steps, features});
+  // One sample's steps, and h[s] the h before step s (h[0] = 0).
+  std::vector<ReferenceStep> kept(steps, ReferenceStep(units));
+  std::vector<std::vector<float>> h(steps + 1, std::vector<float>(units));
+  std::vector<float> dh(units), dh_prev(units), dgin(width), dgrec(width);
+  for (int64_t n = 0; n < batch; ++n) {
+    auto time = [&](int64_t s) { return options_.go_backwards ? steps - 1 - s : s; };
+    auto input = [&](int64_t s) { return x.data() + (n * steps + time(s)) * features; };
+    std::fill(h[0].begin(), h[0].end(), 0.0f);
+    for (int64_t s = 0; s < steps; ++s)
+      reference_step(input(s), h[s].data(), kept[s], h[s + 1].data());
+
+    std::fill(dh.begin(), dh.end(), 0.0f);
+    for (int64_t s = steps - 1; s >= 0; --s) {
+      const ReferenceStep& k = kept[s];
+      for (int64_t j = 0; j < units; ++j) {
+        if (options_.return_sequences) {
+          dh[j] += dy[(n * steps + s) * units + j];
+        } else if (s == steps - 1) {
+          dh[j] += dy[n * units + j];
+        }
+        // h' = (1 − z)·n + z·h.
+        const float dn = derive(activation_, alpha_, k.pn[j], dh[j] * (1.0f - k.z[j]));
+        const float dz =
+            derive(recurrent_activation_, recurrent_alpha_, k.pz[j], dh[j] * (h[s][j] - k.n[j]));
+        // n's pre-activation = gin_n + r·grec_n.
+        const float dr =
+            derive(recurrent_activation_, recurrent_alpha_, k.pr[j], dn * k.grec[2 * units + j]);
+        dgin[j] = dgrec[j] = dr;
+        dgin[units + j] = dgrec[units + j] = dz;
+        dgin[2 * units + j] = dn;
+        dgrec[2 * units + j] = dn * k.r[j];
+        dh_prev[j] = dh[j] * k.z[j];
+      }
+      for (int64_t i = 0; i < width; ++i) {
+        for (int64_t f = 0; f < features; ++f) {
+          weight_ih_.grad[i * features + f] += dgin[i] * input(s)[f];
+          dx[(n * steps + time(s)) * features + f] += dgin[i] * w_ih[i * features + f];
+        }
+        for (int64_t j = 0; j < units; ++j) weight_hh_.grad[i * units + j] += dgrec[i] * h[s][j];
+        if (options_.use_bias) {
+          bias_ih_.grad[i] += dgin[i];
+          bias_hh_.grad[i] += dgrec[i];
+        }
+      }
+      for (int64_t j = 0; j < units; ++j) {
+        double sum = dh_prev[j];
+        for (int64_t i = 0; i < width; ++i) sum += double{dgrec[i]} * w_hh[i * units + j];
+        dh[j] = static_cast<float>(sum);
+      }
+    }
+  }
+  return dx;
+}
+
+std::vector<Param*> GRU::params() {
+  if (options_.use_bias) return {&weight_ih_, &weight_hh_, &bias_ih_, &bias_hh_};
+  return {&weight_ih_, &weight_hh_};
+}
+
+nlohmann::json GRU::config() const {
+  return {{"type", "GRU"},
+          {"units", options_.units},
+          {"activation", activation_name(activation_)},
+          {"recurrent_activation", activation_name(recurrent_activation_)},
+          {"use_bias", options_.use_bias},
+          {"return_sequences", options_.return_sequences},
+          {"go_backwards", options_.go_backwards},
+          {"kernel_initializer", initializer_to_json(options_.kernel_initializer)},
+          {"recurrent_initializer", initializer_to_json(options_.recurrent_initializer)},
+          {"bias_initializer", initializer_to_json(options_.bias_initializer)}};
+}
+
+}  // namespace nnkit
