@@ -4,13 +4,13 @@
 #include <utility>
 #include <vector>
 
-#include "config_reader.h"
 #include "fmt/format.h"
 #include "layer_util.h"
 #include "nnkit/error.h"
 #include "nnkit/kernels/elementwise.h"
 #include "nnkit/kernels/gemm.h"
 #include "sequence_layout.h"
+#include "spec_reader.h"
 
 namespace nnkit {
 
@@ -151,7 +151,7 @@ GRU::GRU(GRUOptions options) : options_(std::move(options)) {
 }
 
 std::unique_ptr<Layer> GRU::from_config(const nlohmann::json& config) {
-  detail::ConfigReader args("GRU", config);
+  detail::SpecReader args("GRU", config);
   GRUOptions o;
   args.require("units");
   o.units = args.get_int("units", 0);

@@ -3,13 +3,13 @@
 #include <algorithm>
 #include <vector>
 
-#include "config_reader.h"
 #include "fmt/format.h"
 #include "layer_util.h"
 #include "nnkit/error.h"
 #include "nnkit/kernels/elementwise.h"
 #include "nnkit/kernels/gemm.h"
 #include "sequence_layout.h"
+#include "spec_reader.h"
 
 namespace nnkit {
 
@@ -22,7 +22,7 @@ SimpleRNN::SimpleRNN(SimpleRNNOptions options) : options_(std::move(options)) {
 }
 
 std::unique_ptr<Layer> SimpleRNN::from_config(const nlohmann::json& config) {
-  detail::ConfigReader args("SimpleRNN", config);
+  detail::SpecReader args("SimpleRNN", config);
   SimpleRNNOptions o;
   args.require("units");
   o.units = args.get_int("units", 0);
