@@ -58,8 +58,31 @@ void BM_ReferenceGemm(benchmark::State& state) {
   set_flops(state, n);
 }
 
+// Rectangular shapes from the layers: Dense heads, recurrent steps and weight gradients.
+void BM_NnkitGemmShape(benchmark::State& state) {
+  int64_t m = state.range(0), n = state.range(1), k = state.range(2);
+  std::vector<float> a(m * k, 0.5f), b(k * n, 0.25f), c(m * n);
+  for (auto _ : state) {
+    nnkit::gemm(nnkit::Trans::No, nnkit::Trans::No, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f,
+                c.data(), n);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * m * n * k * state.iterations(), benchmark::Counter::kIsRate,
+                         benchmark::Counter::kIs1000);
+}
+
 }  // namespace
 
+BENCHMARK(BM_NnkitGemmShape)
+    ->Args({1, 512, 128})
+    ->Args({32, 512, 128})
+    ->Args({48, 16, 480})
+    ->Args({64, 10, 128})
+    ->Args({64, 128, 256})
+    ->Args({128, 128, 128})
+    ->Args({64, 256, 784})
+    ->UseRealTime();
 BENCHMARK(BM_NnkitGemm)->Arg(128)->Arg(512)->Arg(1024)->Arg(2048)->UseRealTime();
 BENCHMARK(BM_RawDnnlSgemm)->Arg(128)->Arg(512)->Arg(1024)->Arg(2048)->UseRealTime();
 BENCHMARK(BM_ReferenceGemm)->Arg(128)->UseRealTime();

@@ -8,6 +8,7 @@
 
 #include "fmt/format.h"
 #include "nnkit/error.h"
+#include "parallel_loop.h"
 
 namespace nnkit {
 
@@ -120,20 +121,17 @@ inline float fast_tanh(float x) {
 
 template <typename F>
 void map1(int64_t n, const float* a, float* out, F f) {
-#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
-  for (int64_t i = 0; i < n; ++i) out[i] = f(a[i]);
+  detail::simd_for(n, [&](int64_t i) { out[i] = f(a[i]); });
 }
 
 template <typename F>
 void map2(int64_t n, const float* a, const float* b, float* out, F f) {
-#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
-  for (int64_t i = 0; i < n; ++i) out[i] = f(a[i], b[i]);
+  detail::simd_for(n, [&](int64_t i) { out[i] = f(a[i], b[i]); });
 }
 
 template <typename F>
 void map3(int64_t n, const float* a, const float* b, const float* c, float* out, F f) {
-#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
-  for (int64_t i = 0; i < n; ++i) out[i] = f(a[i], b[i], c[i]);
+  detail::simd_for(n, [&](int64_t i) { out[i] = f(a[i], b[i], c[i]); });
 }
 
 // max(x, 0) + log1p(e^−|x|), in blocks of two loops: fused into one loop, GCC 12's partial

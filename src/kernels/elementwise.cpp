@@ -1,5 +1,7 @@
 #include "nnkit/kernels/elementwise.h"
 
+#include "parallel_loop.h"
+
 namespace nnkit {
 
 namespace {
@@ -8,31 +10,32 @@ constexpr int64_t kParallelThreshold = 1 << 15;
 }  // namespace
 
 void axpy(int64_t n, float alpha, const float* __restrict x, float* __restrict y) {
-#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
-  for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+  detail::simd_for(n, [=](int64_t i) { y[i] += alpha * x[i]; });
 }
 
 void scale(int64_t n, float alpha, float* x) {
-#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
-  for (int64_t i = 0; i < n; ++i) x[i] *= alpha;
+  detail::simd_for(n, [=](int64_t i) { x[i] *= alpha; });
 }
 
 void add(int64_t n, const float* a, const float* b, float* out) {
-#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
-  for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+  detail::simd_for(n, [=](int64_t i) { out[i] = a[i] + b[i]; });
 }
 
 void mul(int64_t n, const float* a, const float* b, float* out) {
-#pragma omp parallel for simd if (parallel : n > kParallelThreshold)
-  for (int64_t i = 0; i < n; ++i) out[i] = a[i] * b[i];
+  detail::simd_for(n, [=](int64_t i) { out[i] = a[i] * b[i]; });
 }
 
 void add_row_vector(int64_t rows, int64_t cols, const float* __restrict bias, float* __restrict x) {
-#pragma omp parallel for if (rows * cols > kParallelThreshold)
-  for (int64_t r = 0; r < rows; ++r) {
+  auto add_to_rows = [=](int64_t r) {
     float* row = x + r * cols;
 #pragma omp simd
     for (int64_t c = 0; c < cols; ++c) row[c] += bias[c];
+  };
+  if (rows * cols > kParallelThreshold) {
+#pragma omp parallel for
+    for (int64_t r = 0; r < rows; ++r) add_to_rows(r);
+  } else {
+    for (int64_t r = 0; r < rows; ++r) add_to_rows(r);
   }
 }
 

@@ -1,8 +1,18 @@
 #include "nnkit/kernels/gemm.h"
 
+#include <omp.h>
+
 #include "oneapi/dnnl/dnnl.h"
 
 namespace nnkit {
+
+namespace {
+// Below about a million multiply-adds (~10 µs on one core) a second thread costs more than it
+// saves: waking it and meeting it at oneDNN's barrier. On a loaded machine a descheduled
+// thread turns that barrier into a scheduler quantum: 48×16×480 took 43 µs on two threads
+// against 8 µs on one, and milliseconds when the cores were oversubscribed.
+constexpr int64_t kSingleThreadMacs = int64_t{1} << 20;
+}  // namespace
 
 void gemm(Trans trans_a, Trans trans_b, int64_t m, int64_t n, int64_t k, float alpha,
           const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
@@ -15,9 +25,17 @@ void gemm(Trans trans_a, Trans trans_b, int64_t m, int64_t n, int64_t k, float a
     return;
   }
   // oneDNN's dnnl_sgemm is row-major, like nnkit. Its status can only report bad arguments,
-  // which the callers' shape checks exclude.
-  dnnl_sgemm(trans_a == Trans::Yes ? 'T' : 'N', trans_b == Trans::Yes ? 'T' : 'N', m, n, k, alpha,
-             a, lda, b, ldb, beta, c, ldc);
+  // which the callers' shape checks exclude. It takes its thread count from OpenMP's
+  // per-thread setting, which a small product lowers to one for the call.
+  const char ta = trans_a == Trans::Yes ? 'T' : 'N', tb = trans_b == Trans::Yes ? 'T' : 'N';
+  const int threads = omp_get_max_threads();
+  if (threads > 1 && m * n * k < kSingleThreadMacs) {
+    omp_set_num_threads(1);
+    dnnl_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    omp_set_num_threads(threads);
+    return;
+  }
+  dnnl_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void gemm_reference(Trans trans_a, Trans trans_b, int64_t m, int64_t n, int64_t k, float alpha,
