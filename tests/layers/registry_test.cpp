@@ -74,13 +74,15 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(MakeLayer, BuildsEachTypeItNames) {
   for (const std::string& type : layer_types()) {
     json spec = {{"type", type}};
-    if (type == "Dense" || type == "Maxout") spec["units"] = 2;
+    if (type == "Dense" || type == "Maxout" || type == "LSTM") spec["units"] = 2;
     if (type == "Dropout") spec["rate"] = 0.5;
     if (type == "Reshape") spec["target_shape"] = {-1};
     std::unique_ptr<Layer> layer = make_layer(spec);
     ASSERT_NE(layer, nullptr) << type;
     Rng rng(81);
-    EXPECT_EQ(layer->build({4}, rng).size(), 1u) << type;
+    // Recurrent layers take [steps, features] per sample.
+    Shape input = type == "LSTM" ? Shape{3, 4} : Shape{4};
+    EXPECT_EQ(layer->build(input, rng).size(), 1u) << type;
   }
 }
 
