@@ -13,6 +13,7 @@
 #include "gradient_check.h"
 #include "nnkit/error.h"
 #include "nnkit/io/model_file.h"
+#include "nnkit/kernels/threads.h"
 #include "nnkit/layers/dense.h"
 #include "nnkit/layers/registry.h"
 #include "nnkit/model.h"
@@ -375,6 +376,19 @@ TEST(LSTM, ReusesItsBuffersAcrossBatchSizes) {
   EXPECT_EQ(lstm.forward(a, Mode::Infer).to_vector(), ya.to_vector());
   EXPECT_EQ(lstm.forward(b, Mode::Train).to_vector(), yb.to_vector());
   EXPECT_EQ(lstm.backward(Tensor({1, 3, 5}, 1.0f)).shape(), (Shape{1, 3, 2}));
+}
+
+// Small batches run their time loop on one thread; the caller's thread count comes back.
+TEST(LSTM, LeavesTheThreadCountAsItFoundIt) {
+  const int before = num_threads();
+  set_num_threads(2);
+  Rng rng(22);
+  LSTM lstm = make_lstm({.units = 4}, 3, 2, rng);
+  lstm.forward(random_tensor({1, 3, 2}, rng), Mode::Train);
+  EXPECT_EQ(num_threads(), 2);
+  lstm.backward(random_tensor({1, 4}, rng));
+  EXPECT_EQ(num_threads(), 2);
+  set_num_threads(before);
 }
 
 TEST(LSTM, BackwardAddsIntoGradients) {
