@@ -8,6 +8,7 @@
 #include "nnkit/layers/flatten.h"
 #include "nnkit/layers/gru.h"
 #include "nnkit/layers/layer.h"
+#include "nnkit/layers/lstm.h"
 #include "nnkit/layers/maxout.h"
 #include "nnkit/layers/prelu.h"
 #include "nnkit/layers/registry.h"

@@ -24,6 +24,7 @@ const std::pair<const char*, Factory> kFactories[] = {
     {"ELU", &ActivationLayer::from_config},
     {"Flatten", &Flatten::from_config},
     {"GRU", &GRU::from_config},
+    {"LSTM", &LSTM::from_config},
     {"LeakyReLU", &ActivationLayer::from_config},
     {"Maxout", &Maxout::from_config},
     {"PReLU", &PReLU::from_config},

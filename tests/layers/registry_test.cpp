@@ -91,7 +91,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(MakeLayer, BuildsEachTypeItNames) {
   for (const std::string& type : layer_types()) {
     json spec = {{"type", type}};
-    const bool recurrent = type == "GRU" || type == "SimpleRNN";
+    const bool recurrent = type == "GRU" || type == "SimpleRNN" || type == "LSTM";
     if (type == "Dense" || type == "Maxout" || recurrent) spec["units"] = 2;
     if (type == "Dropout") spec["rate"] = 0.5;
     if (type == "Reshape") spec["target_shape"] = {-1};

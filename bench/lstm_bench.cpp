@@ -1,0 +1,70 @@
+// The LSTM layer: one training step (forward in Mode::Train, then backward with the input
+// gradient) of LSTM(128) on (N, T, F) batches, in steps/s; GFLOP/s counts the GEMMs only,
+// 2·T·N·4H·(F + H) forward and twice that backward (the dx GEMM and the first step's
+// recurrent GEMM are small and are counted as if done). And inference alone at batch 1, the
+// flagship forecaster's prediction path.
+#include <benchmark/benchmark.h>
+
+#include "nnkit/layers/lstm.h"
+
+namespace {
+
+constexpr int64_t kUnits = 128;
+
+nnkit::Tensor random_tensor(const nnkit::Shape& shape, uint64_t seed) {
+  nnkit::Rng rng(seed);
+  nnkit::Tensor t(shape);
+  for (float& v : t) v = rng.uniform(-1, 1);
+  return t;
+}
+
+double gemm_flops(int64_t batch, int64_t steps, int64_t features) {
+  return 2.0 * steps * batch * 4 * kUnits * (features + kUnits);
+}
+
+void BM_LSTMTrainStep(benchmark::State& state) {
+  const int64_t batch = state.range(0), steps = state.range(1), features = state.range(2);
+  nnkit::LSTM lstm({.units = kUnits});
+  nnkit::Rng rng(1);
+  lstm.build({steps, features}, rng);
+  nnkit::Tensor x = random_tensor({batch, steps, features}, 2);
+  nnkit::Tensor dy = random_tensor({batch, kUnits}, 3);
+  for (auto _ : state) {
+    nnkit::Tensor y = lstm.forward(x, nnkit::Mode::Train);
+    nnkit::Tensor dx = lstm.backward(dy);
+    benchmark::DoNotOptimize(dx.data());
+  }
+  const double n = static_cast<double>(state.iterations());
+  state.counters["steps/s"] = benchmark::Counter(n, benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(3.0 * gemm_flops(batch, steps, features) * n, benchmark::Counter::kIsRate,
+                         benchmark::Counter::kIs1000);
+}
+
+void BM_LSTMInfer(benchmark::State& state) {
+  const int64_t batch = state.range(0), steps = state.range(1), features = state.range(2);
+  nnkit::LSTM lstm({.units = kUnits});
+  nnkit::Rng rng(1);
+  lstm.build({steps, features}, rng);
+  nnkit::Tensor x = random_tensor({batch, steps, features}, 2);
+  for (auto _ : state) {
+    nnkit::Tensor y = lstm.forward(x, nnkit::Mode::Infer);
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double n = static_cast<double>(state.iterations());
+  state.counters["windows/s"] = benchmark::Counter(n * batch, benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(gemm_flops(batch, steps, features) * n, benchmark::Counter::kIsRate,
+                         benchmark::Counter::kIs1000);
+}
+
+}  // namespace
+
+BENCHMARK(BM_LSTMTrainStep)
+    ->Args({1, 64, 6})
+    ->Args({32, 64, 6})
+    ->Args({64, 128, 32})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK(BM_LSTMInfer)->Args({1, 64, 6})->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_MAIN();
