@@ -205,12 +205,19 @@ std::string case_name(const ::testing::TestParamInfo<std::string>& info) { retur
 INSTANTIATE_TEST_SUITE_P(Fixtures, CliParity, ::testing::ValuesIn(fixture_cases()), case_name);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(CliParity);
 
+// Every case make_fixtures.py writes.
+constexpr const char* kExpectedCases[] = {
+    "worked_example", "dense_stack", "act_sigmoid", "act_leaky_relu", "act_selu", "act_softplus",
+    "act_softsign", "act_linear", "act_leaky_relu_02", "batchnorm", "prelu", "binary",
+    "activation_layers", "maxout", "flatten",
+    // Recurrent layers.
+    "lstm_last", "lstm_sequences", "lstm_stacked", "lstm_go_backwards",
+    "lstm_go_backwards_sequences", "gru_last", "gru_sequences", "simple_rnn_last",
+    "simple_rnn_relu_sequences", "lstm_no_bias"};
+
 TEST(CliParityFixtures, EveryCaseIsPresentAndComplete) {
   const std::vector<std::string> cases = fixture_cases();
-  for (const char* name :
-       {"worked_example", "dense_stack", "act_sigmoid", "act_leaky_relu", "act_selu",
-        "act_softplus", "act_softsign", "act_linear", "act_leaky_relu_02", "batchnorm", "prelu",
-        "binary", "activation_layers", "maxout", "flatten"}) {
+  for (const char* name : kExpectedCases) {
     EXPECT_NE(std::find(cases.begin(), cases.end(), name), cases.end())
         << "missing fixture case " << name << " in " << fixtures_dir() << kRegenerate;
   }
