@@ -6,6 +6,7 @@
 
 #include "fmt/format.h"
 #include "nnkit/error.h"
+#include "nnkit/layers/recurrent.h"
 #include "nnkit/layers/registry.h"
 
 namespace nnkit {
@@ -28,6 +29,14 @@ Sequential::~Sequential() = default;
 
 Sequential& Sequential::add(std::unique_ptr<Layer> layer) {
   if (!layer) throw ValueError("Sequential::add: null layer");
+  if (auto* recurrent = dynamic_cast<Recurrent*>(layer.get());
+      recurrent != nullptr && recurrent->recurrent_args().return_state) {
+    throw ValueError(fmt::format(
+        "layer {} ({}): return_state gives the output and the final states, several tensors, "
+        "and a Sequential passes one tensor from layer to layer; leave it false (in C++, "
+        "final_state() reads the states after any forward)",
+        layers_.size(), layer->type()));
+  }
   // With a known input shape each layer is built as it is added (as Keras does after an
   // Input), so summary() and set_weights() work before any data is seen.
   if (!options_.input_shape.empty()) {
@@ -125,9 +134,141 @@ void Sequential::check_data(const char* who, const Tensor& x, const Tensor* y) c
 
 Tensor Sequential::forward(const Tensor& x, Mode mode) {
   if (!built_) build(Shape(x.shape().begin() + 1, x.shape().end()));
+  Tensor mask;  // [N, T] from a Masking layer, while the data keeps its steps
+  mask = layers_.front()->propagate_mask(x, std::move(mask));
   Tensor h = layers_.front()->forward(x, mode);
-  for (std::size_t i = 1; i < layers_.size(); ++i) h = layers_[i]->forward(h, mode);
+  for (std::size_t i = 1; i < layers_.size(); ++i) {
+    mask = layers_[i]->propagate_mask(h, std::move(mask));
+    h = layers_[i]->forward(h, mode);
+  }
   return h;
+}
+
+namespace {
+
+// x[:, begin:end] of a tensor [N, T, ...].
+Tensor slice_steps(const Tensor& x, int64_t begin, int64_t end) {
+  Shape shape = x.shape();
+  const int64_t batch = shape[0], steps = shape[1], width = x.size() / (batch * steps);
+  shape[1] = end - begin;
+  Tensor out = Tensor::uninitialized(shape);
+  for (int64_t n = 0; n < batch; ++n) {
+    std::copy_n(x.data() + (n * steps + begin) * width, (end - begin) * width,
+                out.data() + n * (end - begin) * width);
+  }
+  return out;
+}
+
+// out[:, begin:begin + T'] = part for out [N, T, ...] and part [N, T', ...].
+void put_steps(const Tensor& part, int64_t begin, Tensor& out) {
+  const int64_t batch = out.dim(0), steps = out.dim(1), width = out.size() / (batch * steps);
+  const int64_t count = part.dim(1);
+  for (int64_t n = 0; n < batch; ++n) {
+    std::copy_n(part.data() + n * count * width, count * width,
+                out.data() + (n * steps + begin) * width);
+  }
+}
+
+}  // namespace
+
+double Sequential::train_on_batch_truncated(const Tensor& x, const Tensor& y, int64_t chunk,
+                                            Tensor* pred) {
+  check_compiled("train_on_batch_truncated");
+  if (chunk < 1) throw ValueError(fmt::format("tbptt_steps must be >= 1, got {}", chunk));
+  if (x.rank() < 3) {
+    throw ShapeError(fmt::format("tbptt_steps: expected sequences [N, T, F], got x of shape {}",
+                                 shape_to_string(x.shape())));
+  }
+  const int64_t steps = x.dim(1);
+  if (chunk >= steps) return train_on_batch(x, y, pred);
+  std::vector<Recurrent*> recurrent;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    auto* r = dynamic_cast<Recurrent*>(layers_[i].get());
+    if (layers_[i]->type() == "Bidirectional" ||
+        (r != nullptr && r->recurrent_args().go_backwards)) {
+      throw ValueError(fmt::format(
+          "tbptt_steps: layer {} ({}) reads the sequence from its end; truncated BPTT carries the "
+          "state forward in time, so it needs layers that read the sequence in order",
+          i, layers_[i]->type()));
+    }
+    if (r != nullptr) recurrent.push_back(r);
+  }
+  // Per-step targets when the model's output keeps the steps and y has them.
+  const Shape out_shape = output_shape();
+  const bool per_step = !out_shape.empty() && out_shape[0] == steps && y.rank() >= 3 &&
+                        y.dim(1) == steps && recurrent.size() > 0 &&
+                        recurrent.back()->recurrent_args().return_sequences;
+  double loss_sum = 0.0;
+  Tensor full_pred;
+  std::vector<std::vector<Tensor>> state(recurrent.size());
+  for (int64_t begin = 0; begin < steps; begin += chunk) {
+    const int64_t end = std::min(steps, begin + chunk);
+    if (begin > 0) {
+      // The state values only: the next chunk's backward stops at its initial state.
+      for (std::size_t r = 0; r < recurrent.size(); ++r) recurrent[r]->set_initial_state(state[r]);
+    }
+    Tensor xc = slice_steps(x, begin, end);
+    if (per_step || end == steps) {
+      Tensor out;
+      const double loss = train_on_batch(xc, per_step ? slice_steps(y, begin, end) : y, &out);
+      if (per_step) {
+        loss_sum += loss * static_cast<double>(end - begin) / static_cast<double>(steps);
+        if (pred != nullptr) {
+          if (full_pred.empty()) {
+            Shape shape = out.shape();
+            shape[1] = steps;
+            full_pred = Tensor::uninitialized(shape);
+          }
+          put_steps(out, begin, full_pred);
+        }
+      } else {
+        loss_sum = loss;
+        full_pred = std::move(out);
+      }
+    } else {
+      forward(xc, Mode::Train);
+    }
+    for (std::size_t r = 0; r < recurrent.size(); ++r) state[r] = recurrent[r]->final_state();
+  }
+  if (pred != nullptr) *pred = std::move(full_pred);
+  return loss_sum;
+}
+
+Tensor Sequential::predict_step(const Tensor& x_t) {
+  if (!built_) {
+    throw ValueError(
+        "predict_step: the model is not built; give it an input_shape (or call predict once)");
+  }
+  if (x_t.rank() != 2 || options_.input_shape.size() != 2 ||
+      x_t.dim(1) != options_.input_shape[1]) {
+    throw ShapeError(fmt::format(
+        "predict_step: expected one time step [batch, features] of a model of sequences {}, "
+        "got {}",
+        shape_to_string(options_.input_shape), shape_to_string(x_t.shape())));
+  }
+  Tensor h = x_t;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    Layer& layer = *layers_[i];
+    if (auto* r = dynamic_cast<Recurrent*>(&layer)) {
+      h = r->step(h);
+    } else if (layer.type() == "Masking") {
+      continue;  // one real reading at a time: nothing to mask
+    } else if (layer.type() == "Bidirectional" || layer.type() == "Flatten" ||
+               layer.type() == "Reshape") {
+      throw ValueError(
+          fmt::format("predict_step: layer {} ({}) needs the whole sequence at once; use predict()",
+                      i, layer.type()));
+    } else {
+      h = layer.forward(h, Mode::Infer);
+    }
+  }
+  return h;
+}
+
+void Sequential::reset_states() {
+  for (auto& layer : layers_) {
+    if (auto* r = dynamic_cast<Recurrent*>(layer.get())) r->reset_states();
+  }
 }
 
 void Sequential::backward(const Tensor& pred, const Tensor& y) {
@@ -170,6 +311,10 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
     throw ValueError(fmt::format("fit: epochs must be >= 0, got {}", options.epochs));
   if (options.batch_size < 1) {
     throw ValueError(fmt::format("fit: batch_size must be >= 1, got {}", options.batch_size));
+  }
+  if (options.tbptt_steps < 0) {
+    throw ValueError(
+        fmt::format("fit: tbptt_steps must be >= 0 (0: full BPTT), got {}", options.tbptt_steps));
   }
   if (!(options.validation_split >= 0.0 && options.validation_split < 1.0)) {
     throw ValueError(
@@ -244,7 +389,9 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
       Tensor bx = tx->gather_rows(order.data() + begin, count);
       Tensor by = ty->gather_rows(order.data() + begin, count);
       Tensor pred;
-      double loss = train_on_batch(bx, by, &pred);
+      double loss = options.tbptt_steps > 0
+                        ? train_on_batch_truncated(bx, by, options.tbptt_steps, &pred)
+                        : train_on_batch(bx, by, &pred);
       loss_sum += loss * static_cast<double>(count);
       seen += count;
       for (auto& m : metrics) m->update(pred, by);

@@ -45,6 +45,12 @@ struct FitOptions {
   std::vector<std::shared_ptr<Callback>> callbacks = {};
   // 0: silent; 1: progress bar; 2: one line per epoch.
   int verbose = 0;
+  // Truncated backpropagation through time, for long sequences: 0 backpropagates through the
+  // whole sequence; k > 0 cuts each batch's steps into chunks of k, each starting from the
+  // state the previous chunk ended in, with no gradient flowing across. With per-step targets
+  // (y [N, T, ...]) every chunk takes an optimizer step on its own targets; with one target
+  // per sequence the earlier chunks only carry the state and the last one trains.
+  int64_t tbptt_steps = 0;
 };
 
 // Per-epoch values of the loss and each metric ("loss", "mae", "val_loss", "val_mae").
@@ -97,8 +103,23 @@ class Sequential {
   // One step of gradient descent on a batch: forward, loss, backward, optimizer update.
   // Returns the batch's loss; `pred` receives the outputs when not null.
   double train_on_batch(const Tensor& x, const Tensor& y, Tensor* pred = nullptr);
-  // The whole network on a batch (built for x's shape if not yet built).
+  // train_on_batch with truncated BPTT over chunks of `chunk` steps (FitOptions::tbptt_steps).
+  // Throws ValueError when a layer reads the sequence backwards (go_backwards, Bidirectional).
+  double train_on_batch_truncated(const Tensor& x, const Tensor& y, int64_t chunk,
+                                  Tensor* pred = nullptr);
+  // The whole network on a batch (built for x's shape if not yet built). Masks made by a
+  // Masking layer travel with the data to the layers that use them.
   Tensor forward(const Tensor& x, Mode mode);
+
+  // Streaming inference, one time step at a time, for online monitoring: x_t [batch, features]
+  // (one reading per sequence) -> the model's output after that step. Recurrent layers carry
+  // their state from call to call (Recurrent::step); the others run on the step's values.
+  // Equal to predict() on the sequence so far when the recurrent layers return the last step.
+  // Throws ValueError for layers that need the whole sequence (Bidirectional, Flatten of steps).
+  Tensor predict_step(const Tensor& x_t);
+  // Clears the state of every recurrent layer: the state predict_step() carries, and the state
+  // stateful layers carry between batches. The next sequence starts from zeros.
+  void reset_states();
 
   // Keras-like table: layer (type), output shape, parameters; totals.
   std::string summary() const;

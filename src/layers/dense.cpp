@@ -58,7 +58,16 @@ Tensor Dense::forward(const Tensor& x, Mode mode) {
   detail::check_built(who(), in_features_ > 0);
   // A flat Dense fed images or sequences is the usual slip; say what fixes it.
   bool flatten_hint = input_shape_.size() == 1 && x.rank() > 2;
-  detail::check_batch_shape(who(), input_shape_, x, flatten_hint ? "add Flatten before Dense" : "");
+  if (input_shape_.size() >= 2) {
+    // Per time step: any number of steps (truncated BPTT's chunks, streaming's single step).
+    if (x.rank() < 2 || x.shape().back() != in_features_) {
+      throw ShapeError(fmt::format("{}: expected input [..., {}], got {}", who(), in_features_,
+                                   shape_to_string(x.shape())));
+    }
+  } else {
+    detail::check_batch_shape(who(), input_shape_, x,
+                              flatten_hint ? "add Flatten before Dense" : "");
+  }
   const int64_t rows = x.size() / in_features_, units = options_.units;
   Shape out = x.shape();
   out.back() = units;

@@ -9,6 +9,12 @@ Tensor Layer::backward_preactivation(const Tensor& /*dz*/) {
   throw ValueError(type() + " has no fused output activation");
 }
 
+Tensor Layer::propagate_mask(const Tensor& /*x*/, Tensor mask) {
+  const bool keeps_steps = !mask.empty() && input_shape_.size() >= 2 && output_shape_.size() >= 2 &&
+                           output_shape_[0] == input_shape_[0];
+  return keeps_steps ? mask : Tensor();
+}
+
 void Layer::zero_grad() {
   for (Param* p : params()) {
     if (p->trainable) p->grad.zero();

@@ -88,6 +88,19 @@ void Recurrent::set_mask(Tensor mask) {
   mask_ = std::move(mask);
 }
 
+Tensor Recurrent::propagate_mask(const Tensor& /*x*/, Tensor mask) {
+  if (mask.empty()) return mask;
+  set_mask(mask);
+  if (!args_.return_sequences) return Tensor();
+  if (!args_.go_backwards) return mask;
+  Tensor reversed = Tensor::uninitialized(mask.shape());
+  const int64_t batch = mask.dim(0), steps = mask.dim(1);
+  for (int64_t n = 0; n < batch; ++n) {
+    for (int64_t t = 0; t < steps; ++t) reversed[n * steps + t] = mask[n * steps + steps - 1 - t];
+  }
+  return reversed;
+}
+
 void Recurrent::reset_states() {
   carried_state_.clear();
   stream_state_.clear();

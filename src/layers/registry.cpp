@@ -26,6 +26,7 @@ const std::pair<const char*, Factory> kFactories[] = {
     {"GRU", &GRU::from_config},
     {"LSTM", &LSTM::from_config},
     {"LeakyReLU", &ActivationLayer::from_config},
+    {"Masking", &Masking::from_config},
     {"Maxout", &Maxout::from_config},
     {"PReLU", &PReLU::from_config},
     {"ReLU", &ActivationLayer::from_config},

@@ -21,6 +21,7 @@ struct TrainArgs {
   std::optional<uint64_t> seed;
   int epochs = 1;
   int64_t batch_size = 32;
+  int64_t tbptt_steps = 0;
   bool no_shuffle = false;
   double val_split = 0.0;
   std::optional<int> early_stopping;
@@ -64,6 +65,7 @@ void run_train(const TrainArgs& args) {
   fit.epochs = args.epochs;
   fit.batch_size = args.batch_size;
   fit.shuffle = !args.no_shuffle;
+  fit.tbptt_steps = args.tbptt_steps;
   fit.validation_split = args.val_split;
   fit.verbose = args.quiet ? 0 : 1;
   std::shared_ptr<EarlyStopping> early_stopping;
@@ -123,6 +125,10 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--batch-size", args->batch_size,
                   "Samples per update: 1 stochastic, N (all) batch, else minibatch (default 32)")
       ->check(positive());
+  cmd->add_option("--tbptt-steps", args->tbptt_steps,
+                  "Truncated backpropagation through time in chunks of this many steps "
+                  "(default 0: the whole sequence)")
+      ->check(non_negative());
   cmd->add_flag("--no-shuffle", args->no_shuffle, "Keep the samples' order in every epoch");
   cmd->add_option("--optimizer", args->optimizer,
                   "sgd, adam, adamw, rmsprop or adagrad (default: the spec's)");

@@ -53,6 +53,13 @@ class Layer {
   // Like backward(), with dz the gradient with respect to the pre-activation.
   virtual Tensor backward_preactivation(const Tensor& dz);
 
+  // Keras's mask propagation, for sequences of different lengths in one batch. The model calls
+  // it before forward(x) with the mask of x — [batch, steps], 1 for a step that holds data, 0
+  // for padding; empty when there is none — and hands the result on to the next layer. Layers
+  // that consume a mask (recurrent ones) keep it for their forward(); Masking makes one. The
+  // default passes it on while the output keeps the input's steps and drops it otherwise.
+  virtual Tensor propagate_mask(const Tensor& x, Tensor mask);
+
   // Sequential clears this on its first layer, whose input gradient nobody reads; a layer
   // may then skip computing dx and return an empty tensor from backward().
   void set_input_gradient_needed(bool needed) { input_gradient_needed_ = needed; }

@@ -77,6 +77,9 @@ class Recurrent : public Layer {
   // against x in forward().
   void set_mask(Tensor mask);
   void set_zero_output_for_mask(bool zero) { zero_output_for_mask_ = zero; }
+  // Takes the mask of x for the next forward() (set_mask); passes it on with return_sequences
+  // (reversed with go_backwards, as the output is), and drops it otherwise.
+  Tensor propagate_mask(const Tensor& x, Tensor mask) override;
 
   // Clears the state a stateful layer carries between forward() calls and the state step()
   // carries between steps: both start again from zeros.
