@@ -1,7 +1,7 @@
 // Helpers shared by the recurrent layers (SimpleRNN, GRU): batch-major sequences [batch, steps,
 // width] to and from time-major [steps, batch, width], the layout in which one step's rows are
 // contiguous (one GEMM per step) and all steps' rows form one matrix (one GEMM for all steps);
-// input checks; buffers kept across batches. Private to src/layers/.
+// masked rows; input checks; buffers kept across batches. Private to src/layers/.
 #pragma once
 
 #include <cstdint>
