@@ -137,10 +137,14 @@ void step_backward(const GateActivations& f, int64_t batch, int64_t units, const
 
 }  // namespace
 
-GRU::GRU(GRUOptions options) : options_(std::move(options)) {
-  if (options_.units <= 0) {
-    throw ValueError(fmt::format("GRU: units must be positive, got {}", options_.units));
-  }
+GRU::GRU(GRUOptions options)
+    : Recurrent("GRU", {.units = options.units,
+                        .return_sequences = options.return_sequences,
+                        .return_state = options.return_state,
+                        .go_backwards = options.go_backwards,
+                        .stateful = options.stateful,
+                        .dropout = options.dropout}),
+      options_(std::move(options)) {
   activation_ = detail::parse_elementwise_activation(who(), "activation", options_.activation);
   recurrent_activation_ = detail::parse_elementwise_activation(who(), "recurrent_activation",
                                                                options_.recurrent_activation);
@@ -152,16 +156,19 @@ GRU::GRU(GRUOptions options) : options_(std::move(options)) {
 
 std::unique_ptr<Layer> GRU::from_config(const nlohmann::json& config) {
   detail::SpecReader args("GRU", config);
+  const RecurrentArgs shared = read_args(args);
   GRUOptions o;
-  args.require("units");
-  o.units = args.get_int("units", 0);
+  o.units = shared.units;
+  o.return_sequences = shared.return_sequences;
+  o.return_state = shared.return_state;
+  o.go_backwards = shared.go_backwards;
+  o.stateful = shared.stateful;
+  o.dropout = shared.dropout;
   // Keras writes "activation": null for linear.
   o.activation = args.get_string("activation", args.has("activation") ? "linear" : o.activation);
   o.recurrent_activation = args.get_string(
       "recurrent_activation", args.has("recurrent_activation") ? "linear" : o.recurrent_activation);
   o.use_bias = args.get_bool("use_bias", o.use_bias);
-  o.return_sequences = args.get_bool("return_sequences", o.return_sequences);
-  o.go_backwards = args.get_bool("go_backwards", o.go_backwards);
   o.kernel_initializer = args.get_initializer("kernel_initializer", o.kernel_initializer);
   o.recurrent_initializer = args.get_initializer("recurrent_initializer", o.recurrent_initializer);
   o.bias_initializer = args.get_initializer("bias_initializer", o.bias_initializer);
@@ -176,15 +183,11 @@ std::unique_ptr<Layer> GRU::from_config(const nlohmann::json& config) {
   return std::make_unique<GRU>(std::move(o));
 }
 
-std::string GRU::who() const { return fmt::format("GRU(units={})", options_.units); }
-
-Shape GRU::build(const Shape& input, Rng& rng) {
-  detail::check_sequence_shape(who(), input);
-  const int64_t units = options_.units;
-  features_ = input[1];
-  weight_ih_.value = Tensor({3 * units, features_});
+void GRU::build_cell(int64_t features, Rng& rng) {
+  const int64_t units = args_.units;
+  weight_ih_.value = Tensor({3 * units, features});
   initialize(weight_ih_.value, options_.kernel_initializer, rng);
-  weight_ih_.grad = Tensor({3 * units, features_});
+  weight_ih_.grad = Tensor({3 * units, features});
   weight_hh_.value = Tensor({3 * units, units});
   initialize(weight_hh_.value, options_.recurrent_initializer, rng);
   weight_hh_.grad = Tensor({3 * units, units});
@@ -195,16 +198,13 @@ Shape GRU::build(const Shape& input, Rng& rng) {
       b->grad = Tensor({3 * units});
     }
   }
-  batch_ = steps_ = 0;
+  batch_ = time_ = 0;
   cached_ = false;
-  input_shape_ = input;
-  output_shape_ = options_.return_sequences ? Shape{input[0], units} : Shape{units};
-  return output_shape_;
 }
 
 void GRU::reserve(int64_t batch, int64_t steps) {
-  if (batch == batch_ && steps == steps_) return;
-  const int64_t units = options_.units;
+  if (batch == batch_ && steps == time_) return;
+  const int64_t units = args_.units;
   detail::ensure_shape(x_, {steps, batch, features_});
   detail::ensure_shape(gin_, {steps, batch, 3 * units});
   detail::ensure_shape(grec_, {steps, batch, 3 * units});
@@ -218,94 +218,116 @@ void GRU::reserve(int64_t batch, int64_t steps) {
   detail::ensure_shape(dh_prev_, {batch, units});
   detail::ensure_shape(dx_, {steps, batch, features_});
   batch_ = batch;
-  steps_ = steps;
+  time_ = steps;
 }
 
-Tensor GRU::forward(const Tensor& x, Mode mode) {
-  detail::check_built(who(), features_ > 0);
-  detail::check_sequence_input(who(), features_, x);
-  const int64_t batch = x.dim(0), steps = x.dim(1), units = options_.units;
-  Tensor y = Tensor::uninitialized(options_.return_sequences ? Shape{batch, steps, units}
-                                                             : Shape{batch, units});
+Tensor GRU::forward_sequence(const Tensor& x, const std::vector<Tensor>& initial,
+                             const float* step_mask, Mode mode) {
+  const int64_t batch = x.dim(0), steps = x.dim(1), units = args_.units;
+  Tensor y = Tensor::uninitialized(args_.return_sequences ? Shape{batch, steps, units}
+                                                          : Shape{batch, units});
   cached_ = false;
+  final_state_.resize(1);
+  // Assigned into, not replaced: step() then reuses the storage.
+  detail::ensure_shape(final_state_[0], {batch, units});
   if (batch == 0) return y;
   reserve(batch, steps);
   const int64_t plane = batch * units, width = 3 * units;
   const GateActivations f{activation_, alpha_, recurrent_activation_, recurrent_alpha_};
-  detail::to_time_major(batch, steps, features_, options_.go_backwards, x.data(), x_.data());
+  detail::to_time_major(batch, steps, features_, args_.go_backwards, x.data(), x_.data());
 
   // Every step's input projection at once: gin = X·W_ihᵀ + b_ih, [steps·batch, 3·units].
   gemm(Trans::No, Trans::Yes, steps * batch, width, features_, 1.0f, x_.data(), features_,
        weight_ih_.value.data(), features_, 0.0f, gin_.data(), width);
   if (options_.use_bias) add_row_vector(steps * batch, width, bias_ih_.value.data(), gin_.data());
-  std::fill_n(h_.data(), plane, 0.0f);  // h_{−1}
+  const float* h0 = initial[0].data();
+  std::copy_n(h0, plane, h_.data());  // h_{−1}
+  zero_start_ = std::all_of(h0, h0 + plane, [](float v) { return v == 0.0f; });
   for (int64_t s = 0; s < steps; ++s) {
     const float* h = h_.data() + s * plane;
+    float* h_next = h_.data() + (s + 1) * plane;
     float* grec = grec_.data() + s * batch * width;
     // grec = h·W_hhᵀ + b_hh, kept apart from gin: backward needs W_hn·h + b_hn alone. The bias
-    // goes into the rows first and the one GEMM adds the product (h_{−1} = 0 adds nothing).
+    // goes into the rows first and the one GEMM adds the product (a zero h_{−1} adds nothing).
+    const bool recurrent = s > 0 || !zero_start_;
     if (options_.use_bias) {
       for (int64_t b = 0; b < batch; ++b) {
         std::copy_n(bias_hh_.value.data(), width, grec + b * width);
       }
-    } else if (s == 0) {
+    } else if (!recurrent) {
       std::fill_n(grec, batch * width, 0.0f);
     }
-    if (s > 0) {
+    if (recurrent) {
       gemm(Trans::No, Trans::Yes, batch, width, units, 1.0f, h, units, weight_hh_.value.data(),
            units, options_.use_bias ? 1.0f : 0.0f, grec, width);
     }
     float* gates = gates_.data() + s * 3 * plane;
     step_forward(f, batch, units, gin_.data() + s * batch * width, grec, h,
-                 keep_preactivations_ ? pre_.data() + s * 3 * plane : gates, gates,
-                 h_.data() + (s + 1) * plane);
+                 keep_preactivations_ ? pre_.data() + s * 3 * plane : gates, gates, h_next);
+    if (step_mask != nullptr) {
+      detail::carry_masked_rows(batch, units, step_mask + s * batch, h, h_next);
+    }
   }
 
-  if (options_.return_sequences) {
+  if (args_.return_sequences) {
     detail::from_time_major(batch, steps, units, false, h_.data() + plane, y.data());
   } else {
     std::copy_n(h_.data() + steps * plane, plane, y.data());
   }
+  std::copy_n(h_.data() + steps * plane, plane, final_state_[0].data());
+  step_mask_ = step_mask;
   cached_ = mode == Mode::Train;
   return y;
 }
 
-Tensor GRU::backward(const Tensor& dy) {
+Tensor GRU::backward_sequence(const Tensor& dy, const std::vector<Tensor>& dfinal) {
   detail::check_forward_cache(who(), cached_);
-  const int64_t batch = batch_, steps = steps_, units = options_.units;
+  const int64_t batch = batch_, steps = time_, units = args_.units;
   detail::check_gradient_shape(
-      who(), options_.return_sequences ? Shape{batch, steps, units} : Shape{batch, units}, dy);
+      who(), args_.return_sequences ? Shape{batch, steps, units} : Shape{batch, units}, dy);
   const int64_t plane = batch * units, width = 3 * units;
   const GateActivations f{activation_, alpha_, recurrent_activation_, recurrent_alpha_};
 
-  // Through time, last step first. dh: the gradient with respect to h_s, from the output and
-  // from step s + 1; dh_{s−1} = dh ⊙ z + dgrec_s·W_hh.
-  if (options_.return_sequences) {
+  // Through time, last step first. dh: the gradient with respect to h_s, from the output, from
+  // step s + 1 and, at the last step, from the final state; dh_{s−1} = dh ⊙ z + dgrec_s·W_hh.
+  if (args_.return_sequences) {
     std::fill_n(dh_.data(), plane, 0.0f);
   } else {
     std::copy_n(dy.data(), plane, dh_.data());
   }
+  if (!dfinal.empty()) axpy(plane, 1.0f, dfinal[0].data(), dh_.data());
   for (int64_t s = steps - 1; s >= 0; --s) {
-    if (options_.return_sequences) detail::add_step(batch, steps, units, s, dy.data(), dh_.data());
+    if (args_.return_sequences) detail::add_step(batch, steps, units, s, dy.data(), dh_.data());
+    float* dgin = dgin_.data() + s * batch * width;
     float* dgrec = dgrec_.data() + s * batch * width;
     step_backward(f, batch, units, grec_.data() + s * batch * width, h_.data() + s * plane,
                   keep_preactivations_ ? pre_.data() + s * 3 * plane : nullptr,
-                  gates_.data() + s * 3 * plane, dh_.data(), dgates_.data(),
-                  dgin_.data() + s * batch * width, dgrec, dh_prev_.data());
-    if (s > 0) {
-      gemm(Trans::No, Trans::No, batch, units, width, 1.0f, dgrec, width, weight_hh_.value.data(),
-           units, 1.0f, dh_prev_.data(), units);
-      std::swap(dh_, dh_prev_);
+                  gates_.data() + s * 3 * plane, dh_.data(), dgates_.data(), dgin, dgrec,
+                  dh_prev_.data());
+    if (step_mask_ != nullptr) {
+      // A padded row's h passed through: no gate gradients, dh goes to h_{s−1} whole.
+      const float* mask = step_mask_ + s * batch;
+      detail::zero_masked_rows(batch, width, mask, dgin);
+      detail::zero_masked_rows(batch, width, mask, dgrec);
+      detail::carry_masked_rows(batch, units, mask, dh_.data(), dh_prev_.data());
     }
+    // Also at s = 0: dh_{−1} is the initial state's gradient.
+    gemm(Trans::No, Trans::No, batch, units, width, 1.0f, dgrec, width, weight_hh_.value.data(),
+         units, 1.0f, dh_prev_.data(), units);
+    std::swap(dh_, dh_prev_);
   }
+  initial_state_grad_.resize(1);
+  detail::ensure_shape(initial_state_grad_[0], {batch, units});
+  std::copy_n(dh_.data(), plane, initial_state_grad_[0].data());
 
-  // Weight gradients over all steps at once: dW_ih += dginᵀ·X, dW_hh += dgrecᵀ·H_prev (step
-  // 0's h_prev is 0 and is left out), biases += the gradients' row sums.
+  // Weight gradients over all steps at once: dW_ih += dginᵀ·X, dW_hh += dgrecᵀ·H_prev (step 0
+  // left out when h_{−1} was zero), biases += the gradients' row sums.
   gemm(Trans::Yes, Trans::No, width, features_, steps * batch, 1.0f, dgin_.data(), width, x_.data(),
        features_, 1.0f, weight_ih_.grad.data(), features_);
-  if (steps > 1) {
-    gemm(Trans::Yes, Trans::No, width, units, (steps - 1) * batch, 1.0f,
-         dgrec_.data() + batch * width, width, h_.data() + plane, units, 1.0f,
+  const int64_t first = zero_start_ ? 1 : 0;
+  if (steps > first) {
+    gemm(Trans::Yes, Trans::No, width, units, (steps - first) * batch, 1.0f,
+         dgrec_.data() + first * batch * width, width, h_.data() + first * plane, units, 1.0f,
          weight_hh_.grad.data(), units);
   }
   if (options_.use_bias) {
@@ -317,7 +339,7 @@ Tensor GRU::backward(const Tensor& dy) {
   gemm(Trans::No, Trans::No, steps * batch, features_, width, 1.0f, dgin_.data(), width,
        weight_ih_.value.data(), features_, 0.0f, dx_.data(), features_);
   Tensor dx = Tensor::uninitialized({batch, steps, features_});
-  detail::from_time_major(batch, steps, features_, options_.go_backwards, dx_.data(), dx.data());
+  detail::from_time_major(batch, steps, features_, args_.go_backwards, dx_.data(), dx.data());
   return dx;
 }
 
@@ -356,7 +378,7 @@ struct GRU::ReferenceStep {
 // One sample's step of the reference: the projections of x and h, then gate by gate, unit by
 // unit, h' into h_next.
 void GRU::reference_step(const float* x, const float* h, ReferenceStep& step, float* h_next) const {
-  const int64_t units = options_.units, width = 3 * units, features = features_;
+  const int64_t units = args_.units, width = 3 * units, features = features_;
   const float* w_ih = weight_ih_.value.data();
   const float* w_hh = weight_hh_.value.data();
   for (int64_t i = 0; i < width; ++i) {
@@ -378,58 +400,79 @@ void GRU::reference_step(const float* x, const float* h, ReferenceStep& step, fl
   }
 }
 
-Tensor GRU::forward_reference(const Tensor& x) const {
+Tensor GRU::forward_reference(const Tensor& x, const ReferenceState& state) const {
   detail::check_built(who(), features_ > 0);
   detail::check_sequence_input(who(), features_, x);
-  const int64_t batch = x.dim(0), steps = x.dim(1), units = options_.units;
-  Tensor y(options_.return_sequences ? Shape{batch, steps, units} : Shape{batch, units});
+  const int64_t batch = x.dim(0), steps = x.dim(1), units = args_.units;
+  detail::check_reference_state(who(), x, units, state.initial, state.mask, Tensor());
+  Tensor y(args_.return_sequences ? Shape{batch, steps, units} : Shape{batch, units});
   ReferenceStep step(units);
   std::vector<float> h(units), h_next(units);
   for (int64_t n = 0; n < batch; ++n) {
     std::fill(h.begin(), h.end(), 0.0f);
+    if (!state.initial.empty()) std::copy_n(state.initial.data() + n * units, units, h.begin());
     for (int64_t s = 0; s < steps; ++s) {
-      const int64_t t = options_.go_backwards ? steps - 1 - s : s;
-      reference_step(x.data() + (n * steps + t) * features_, h.data(), step, h_next.data());
-      std::swap(h, h_next);
-      if (options_.return_sequences) {
+      const int64_t t = args_.go_backwards ? steps - 1 - s : s;
+      // A padded step leaves h as it was.
+      if (detail::reference_holds_data(state.mask, n, steps, t)) {
+        reference_step(x.data() + (n * steps + t) * features_, h.data(), step, h_next.data());
+        std::swap(h, h_next);
+      }
+      if (args_.return_sequences) {
         std::copy(h.begin(), h.end(), y.data() + (n * steps + s) * units);
       }
     }
-    if (!options_.return_sequences) std::copy(h.begin(), h.end(), y.data() + n * units);
+    if (!args_.return_sequences) std::copy(h.begin(), h.end(), y.data() + n * units);
   }
   return y;
 }
 
-Tensor GRU::backward_reference(const Tensor& x, const Tensor& dy) {
+Tensor GRU::backward_reference(const Tensor& x, const Tensor& dy, const ReferenceState& state,
+                               Tensor* dinitial) {
   detail::check_built(who(), features_ > 0);
   detail::check_sequence_input(who(), features_, x);
-  const int64_t batch = x.dim(0), steps = x.dim(1), units = options_.units;
+  const int64_t batch = x.dim(0), steps = x.dim(1), units = args_.units;
   const int64_t features = features_, width = 3 * units;
   detail::check_gradient_shape(
-      who(), options_.return_sequences ? Shape{batch, steps, units} : Shape{batch, units}, dy);
+      who(), args_.return_sequences ? Shape{batch, steps, units} : Shape{batch, units}, dy);
+  detail::check_reference_state(who(), x, units, state.initial, state.mask, state.dfinal);
   const float* w_ih = weight_ih_.value.data();
   const float* w_hh = weight_hh_.value.data();
   Tensor dx({batch, steps, features});
-  // One sample's steps, and h[s] the h before step s (h[0] = 0).
+  if (dinitial != nullptr) *dinitial = Tensor({batch, units});
+  // One sample's steps, and h[s] the h before step s (h[0]: the initial state).
   std::vector<ReferenceStep> kept(steps, ReferenceStep(units));
   std::vector<std::vector<float>> h(steps + 1, std::vector<float>(units));
   std::vector<float> dh(units), dh_prev(units), dgin(width), dgrec(width);
   for (int64_t n = 0; n < batch; ++n) {
-    auto time = [&](int64_t s) { return options_.go_backwards ? steps - 1 - s : s; };
+    auto time = [&](int64_t s) { return args_.go_backwards ? steps - 1 - s : s; };
     auto input = [&](int64_t s) { return x.data() + (n * steps + time(s)) * features; };
+    auto data = [&](int64_t s) {
+      return detail::reference_holds_data(state.mask, n, steps, time(s));
+    };
     std::fill(h[0].begin(), h[0].end(), 0.0f);
-    for (int64_t s = 0; s < steps; ++s)
-      reference_step(input(s), h[s].data(), kept[s], h[s + 1].data());
+    if (!state.initial.empty()) std::copy_n(state.initial.data() + n * units, units, h[0].begin());
+    for (int64_t s = 0; s < steps; ++s) {
+      if (data(s)) {
+        reference_step(input(s), h[s].data(), kept[s], h[s + 1].data());
+      } else {
+        h[s + 1] = h[s];
+      }
+    }
 
     std::fill(dh.begin(), dh.end(), 0.0f);
+    if (!state.dfinal.empty()) std::copy_n(state.dfinal.data() + n * units, units, dh.begin());
     for (int64_t s = steps - 1; s >= 0; --s) {
-      const ReferenceStep& k = kept[s];
       for (int64_t j = 0; j < units; ++j) {
-        if (options_.return_sequences) {
+        if (args_.return_sequences) {
           dh[j] += dy[(n * steps + s) * units + j];
         } else if (s == steps - 1) {
           dh[j] += dy[n * units + j];
         }
+      }
+      if (!data(s)) continue;  // h_s = h_{s−1}: dh passes through
+      const ReferenceStep& k = kept[s];
+      for (int64_t j = 0; j < units; ++j) {
         // h' = (1 − z)·n + z·h.
         const float dn = derive(activation_, alpha_, k.pn[j], dh[j] * (1.0f - k.z[j]));
         const float dz =
@@ -460,6 +503,7 @@ Tensor GRU::backward_reference(const Tensor& x, const Tensor& dy) {
         dh[j] = static_cast<float>(sum);
       }
     }
+    if (dinitial != nullptr) std::copy(dh.begin(), dh.end(), dinitial->data() + n * units);
   }
   return dx;
 }
@@ -470,16 +514,16 @@ std::vector<Param*> GRU::params() {
 }
 
 nlohmann::json GRU::config() const {
-  return {{"type", "GRU"},
-          {"units", options_.units},
-          {"activation", activation_name(activation_)},
-          {"recurrent_activation", activation_name(recurrent_activation_)},
-          {"use_bias", options_.use_bias},
-          {"return_sequences", options_.return_sequences},
-          {"go_backwards", options_.go_backwards},
-          {"kernel_initializer", initializer_to_json(options_.kernel_initializer)},
-          {"recurrent_initializer", initializer_to_json(options_.recurrent_initializer)},
-          {"bias_initializer", initializer_to_json(options_.bias_initializer)}};
+  nlohmann::json config = {
+      {"type", "GRU"},
+      {"activation", activation_name(activation_)},
+      {"recurrent_activation", activation_name(recurrent_activation_)},
+      {"use_bias", options_.use_bias},
+      {"kernel_initializer", initializer_to_json(options_.kernel_initializer)},
+      {"recurrent_initializer", initializer_to_json(options_.recurrent_initializer)},
+      {"bias_initializer", initializer_to_json(options_.bias_initializer)}};
+  write_args(config);
+  return config;
 }
 
 }  // namespace nnkit

@@ -190,8 +190,19 @@ Tensor Recurrent::forward(const Tensor& x, Mode mode) {
 Tensor Recurrent::backward(const Tensor& dy) {
   std::vector<Tensor> dfinal = std::move(final_state_grad_);
   final_state_grad_.clear();
+  // The cells read dfinal as [N, H] without checking it.
+  for (std::size_t i = 0; i < dfinal.size() && i < final_state_.size(); ++i) {
+    if (dfinal[i].shape() != final_state_[i].shape()) {
+      throw ShapeError(fmt::format("{}: expected each final state gradient to be {}, got {}", who(),
+                                   shape_to_string(final_state_[i].shape()),
+                                   shape_to_string(dfinal[i].shape())));
+    }
+  }
   Tensor dx;
-  if (masked_ && zero_output_for_mask_ && args_.return_sequences && dy.rank() == 3) {
+  // Only when dy has the cached output's shape: step_mask_ is indexed with dy's dimensions (a
+  // wrong dy is the cell's to report).
+  if (masked_ && zero_output_for_mask_ && args_.return_sequences &&
+      dy.shape() == Shape{step_mask_.dim(1), step_mask_.dim(0), args_.units}) {
     // Zeroed outputs depend on nothing: their gradient stops here.
     Tensor dy_kept = dy;
     const int64_t batch = dy.dim(0), steps = dy.dim(1);
@@ -232,11 +243,14 @@ Tensor Recurrent::step(const Tensor& x_t) {
         "to start new sequences",
         who(), stream_state_[0].dim(0), batch));
   }
-  std::vector<Tensor> initial = stream_state_;
-  if (initial.empty()) initial.assign(state_count(), Tensor({batch, args_.units}));
-  Tensor y = forward_sequence(x_t.reshaped({batch, 1, features_}), initial, nullptr, Mode::Infer);
+  // The state is passed in place and the outputs assigned into existing storage, so that a
+  // stream of steps allocates little more than each step's output.
+  if (stream_state_.empty()) stream_state_.assign(state_count(), Tensor({batch, args_.units}));
+  step_x_ = x_t;
+  step_x_.reshape({batch, 1, features_});
+  Tensor y = forward_sequence(step_x_, stream_state_, nullptr, Mode::Infer);
   stream_state_ = final_state_;
-  return y.reshaped({batch, args_.units});
+  return std::move(y).reshaped({batch, args_.units});
 }
 
 }  // namespace nnkit

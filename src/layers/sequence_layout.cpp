@@ -45,6 +45,36 @@ void add_step(int64_t batch, int64_t steps, int64_t width, int64_t step, const f
   }
 }
 
+void carry_masked_rows(int64_t batch, int64_t width, const float* mask, const float* prev,
+                       float* out) {
+  for (int64_t b = 0; b < batch; ++b) {
+    if (mask[b] == 0.0f) std::copy_n(prev + b * width, width, out + b * width);
+  }
+}
+
+void zero_masked_rows(int64_t batch, int64_t width, const float* mask, float* rows) {
+  for (int64_t b = 0; b < batch; ++b) {
+    if (mask[b] == 0.0f) std::fill_n(rows + b * width, width, 0.0f);
+  }
+}
+
+bool reference_holds_data(const Tensor& mask, int64_t n, int64_t steps, int64_t t) {
+  return mask.empty() || mask[n * steps + t] != 0.0f;
+}
+
+void check_reference_state(const std::string& who, const Tensor& x, int64_t units,
+                           const Tensor& initial, const Tensor& mask, const Tensor& dfinal) {
+  const Shape state{x.dim(0), units};
+  if ((!initial.empty() && initial.shape() != state) ||
+      (!dfinal.empty() && dfinal.shape() != state) ||
+      (!mask.empty() && mask.shape() != Shape{x.dim(0), x.dim(1)})) {
+    throw ShapeError(
+        fmt::format("{}: the reference's initial state, mask or final-state "
+                    "gradient does not fit the input {}",
+                    who, shape_to_string(x.shape())));
+  }
+}
+
 void ensure_shape(Tensor& t, const Shape& shape) {
   if (t.shape() != shape) t = Tensor::uninitialized(shape);
 }

@@ -1,7 +1,7 @@
 // Helpers shared by the recurrent layers (SimpleRNN, GRU): batch-major sequences [batch, steps,
 // width] to and from time-major [steps, batch, width], the layout in which one step's rows are
 // contiguous (one GEMM per step) and all steps' rows form one matrix (one GEMM for all steps);
-// input checks; buffers kept across batches. Private to src/layers/.
+// masked rows; input checks; buffers kept across batches. Private to src/layers/.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +21,22 @@ void from_time_major(int64_t batch, int64_t steps, int64_t width, bool reverse, 
 // acc[b, :] += seq[b, step, :] for a batch-major seq [batch, steps, width], acc [batch, width].
 void add_step(int64_t batch, int64_t steps, int64_t width, int64_t step, const float* seq,
               float* acc);
+
+// Masks, one step's [batch] of 1 (data) and 0 (padding). Padded rows keep the previous state:
+// out[b, :] = prev[b, :] where mask[b] == 0 (forward: h_s = h_{s−1}; backward: dh passes to
+// step s − 1 unchanged).
+void carry_masked_rows(int64_t batch, int64_t width, const float* mask, const float* prev,
+                       float* out);
+// Padded rows get no gradient: rows[b, :] = 0 where mask[b] == 0.
+void zero_masked_rows(int64_t batch, int64_t width, const float* mask, float* rows);
+
+// The layers' reference loops (forward_reference, backward_reference): whether sample n holds
+// data at input step t of a mask [N, T] (an empty mask: always), and a check that throws
+// ShapeError unless each given (non-empty) tensor fits x: initial and dfinal [N, units], mask
+// [N, T].
+bool reference_holds_data(const Tensor& mask, int64_t n, int64_t steps, int64_t t);
+void check_reference_state(const std::string& who, const Tensor& x, int64_t units,
+                           const Tensor& initial, const Tensor& mask, const Tensor& dfinal);
 
 // Gives t the shape (values unset) unless it has it already: buffers are reallocated only when
 // the batch size or the number of steps changes.

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -20,6 +23,7 @@ namespace nnkit {
 namespace {
 
 using testing::expect_error_message;
+using testing::expect_gradients;
 using testing::expect_layer_gradients;
 using testing::random_tensor;
 using testing::relative_error;
@@ -288,9 +292,9 @@ TEST(GRU, RejectsBadInputsAndOptionsWithClearMessages) {
                        "recurrent_activation softmax is not element-wise");
   expect_error_message(
       [] {
-        make_layer({{"type", "GRU"}, {"units", 2}, {"stateful", true}});
+        make_layer({{"type", "GRU"}, {"units", 2}, {"recurrent_dropout", 0.1}});
       },
-      "GRU: unknown argument 'stateful'");
+      "GRU: unknown argument 'recurrent_dropout'");
   expect_error_message(
       [] {
         make_layer({{"type", "GRU"}, {"units", 2}, {"return_sequence", true}});
@@ -358,6 +362,371 @@ TEST(GRU, StackedModelRoundTripsThroughAModelFile) {
   Tensor x = random_tensor({3, 6, 3}, rng);
   EXPECT_EQ(loaded.predict(x).to_vector(), model.predict(x).to_vector());
   EXPECT_EQ(loaded.spec(), model.spec());
+}
+
+// ---- State, masks, stateful, streaming and dropout (the Recurrent base) ----
+
+// x [N, T, F] -> its steps [first, last).
+Tensor steps_of(const Tensor& x, int64_t first, int64_t last) {
+  const int64_t batch = x.dim(0), steps = x.dim(1), features = x.dim(2);
+  Tensor out({batch, last - first, features});
+  for (int64_t n = 0; n < batch; ++n) {
+    std::copy_n(x.data() + (n * steps + first) * features, (last - first) * features,
+                out.data() + n * (last - first) * features);
+  }
+  return out;
+}
+
+// Runs of different shapes may round differently (the GEMMs block by rows), hence a tolerance.
+void expect_close(const Tensor& actual, const Tensor& expected) {
+  ASSERT_EQ(actual.size(), expected.size());
+  EXPECT_LT(relative_error(values(actual), values(expected)), 1e-6);
+}
+
+// [batch, steps] mask, batch >= 3: sample 0 whole, sample 1 padded at the end (its last 3
+// steps), sample 2 padded in the middle (steps 2 and 3) and at the start (step 0); any further
+// samples padded at random.
+Tensor padding_mask(int64_t steps, int64_t batch = 3, Rng* rng = nullptr) {
+  Tensor mask({batch, steps}, 1.0f);
+  for (int64_t t = steps - 3; t < steps; ++t) mask[steps + t] = 0.0f;
+  for (int64_t t : {0, 2, 3}) mask[2 * steps + t] = 0.0f;
+  for (int64_t i = 3 * steps; i < mask.size(); ++i) mask[i] = rng->uniform() < 0.3f ? 0.0f : 1.0f;
+  return mask;
+}
+
+// The shared check on L = Σ r ⊙ [y, h_final]: the gradients of x, every weight and the
+// initial state h_{−1} (checked as one more parameter), with the final state feeding the loss
+// so that set_final_state_gradient() is exercised. mask: empty or [N, T], set for every forward.
+void expect_state_gradients(Recurrent& layer, const Tensor& x, Rng& rng,
+                            const Tensor& mask = Tensor()) {
+  const int64_t batch = x.dim(0), units = layer.units();
+  Param h0{"initial state h", random_tensor({batch, units}, rng), Tensor({batch, units})};
+  Shape y_shape;
+  auto forward = [&](const Tensor& in) {
+    layer.set_initial_state({h0.value});
+    if (!mask.empty()) layer.set_mask(mask);
+    Tensor y = layer.forward(in, Mode::Train);
+    const Tensor& h = layer.final_state().at(0);
+    y_shape = y.shape();
+    Tensor out({y.size() + h.size()});
+    std::copy(y.begin(), y.end(), out.begin());
+    std::copy(h.begin(), h.end(), out.begin() + y.size());
+    return out;
+  };
+  auto backward = [&](const Tensor& dout) {
+    Tensor dy(y_shape), dh({batch, units});
+    std::copy_n(dout.begin(), dy.size(), dy.begin());
+    std::copy_n(dout.begin() + dy.size(), dh.size(), dh.begin());
+    layer.set_final_state_gradient({dh});
+    Tensor dx = layer.backward(dy);
+    h0.grad = layer.initial_state_gradient().at(0);
+    return dx;
+  };
+  std::vector<Param*> params = layer.params();
+  params.push_back(&h0);
+  expect_gradients(forward, backward, x, params);
+}
+
+struct StateCase {
+  std::string name;
+  GRUOptions options;
+  bool masked = false;
+  bool zero_output_for_mask = false;
+};
+// gtest names a failing case by its name rather than a byte dump.
+void PrintTo(const StateCase& c, std::ostream* os) { *os << c.name; }
+
+class GRUStateGradient : public ::testing::TestWithParam<StateCase> {};
+
+TEST_P(GRUStateGradient, BackwardMatchesFiniteDifferencesIncludingTheStates) {
+  Rng rng(20);
+  GRU gru(GetParam().options);
+  gru.build({8, 3}, rng);
+  randomize_biases(gru, rng);
+  gru.set_zero_output_for_mask(GetParam().zero_output_for_mask);
+  const Tensor mask = GetParam().masked ? padding_mask(8) : Tensor();
+  expect_state_gradients(gru, random_tensor({3, 8, 3}, rng), rng, mask);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EightSteps, GRUStateGradient,
+    ::testing::Values(
+        StateCase{"LastOutput", {.units = 4}},
+        StateCase{"ReturnSequences", {.units = 4, .return_sequences = true}},
+        StateCase{"GoBackwards", {.units = 4, .go_backwards = true}},
+        StateCase{"WithoutBias", {.units = 4, .use_bias = false}},
+        StateCase{"SwishAndSoftplus",
+                  {.units = 4,
+                   .activation = "swish",
+                   .recurrent_activation = "softplus",
+                   .return_sequences = true}},
+        StateCase{"MaskedLastOutput", {.units = 4}, true},
+        StateCase{"MaskedReturnSequences", {.units = 4, .return_sequences = true}, true},
+        StateCase{"MaskedGoBackwards", {.units = 4, .go_backwards = true}, true},
+        StateCase{"MaskedGoBackwardsReturnSequences",
+                  {.units = 4, .return_sequences = true, .go_backwards = true},
+                  true},
+        StateCase{"MaskedWithoutBias", {.units = 4, .use_bias = false}, true},
+        StateCase{"MaskedZeroOutput", {.units = 4, .return_sequences = true}, true, true}),
+    [](const auto& param_info) { return param_info.param.name; });
+
+// The fused path against the reference loops with an initial state, a mask and a final-state
+// gradient, on awkward sizes, and on one large enough for the parallel gate passes.
+TEST(GRU, MatchesTheReferenceWithStatesAndMasks) {
+  Rng rng(21);
+  struct Size {
+    int64_t batch, units;
+  };
+  for (Size size : {Size{3, 1}, Size{3, 7}, Size{4, 33}, Size{64, 200}}) {
+    for (int variant = 0; variant < 8; ++variant) {
+      const bool sequences = variant & 1, backwards = variant & 2, masked = variant & 4;
+      if (size.units == 200 && variant != 5) continue;  // one large case is enough
+      SCOPED_TRACE(::testing::Message()
+                   << "batch " << size.batch << ", units " << size.units << ", return_sequences "
+                   << sequences << ", go_backwards " << backwards << ", masked " << masked);
+      GRU gru({.units = size.units,
+               .recurrent_activation = size.units == 33 ? "hard_sigmoid" : "sigmoid",
+               .use_bias = size.units != 7,
+               .return_sequences = sequences,
+               .go_backwards = backwards});
+      gru.build({5, 6}, rng);
+      randomize_biases(gru, rng);
+      Tensor x = random_tensor({size.batch, 5, 6}, rng);
+      const GRU::ReferenceState state{.initial = random_tensor({size.batch, size.units}, rng),
+                                      .mask = masked ? padding_mask(5, size.batch, &rng) : Tensor(),
+                                      .dfinal = random_tensor({size.batch, size.units}, rng)};
+      gru.set_initial_state({state.initial});
+      if (masked) gru.set_mask(state.mask);
+      Tensor y = gru.forward(x, Mode::Train), expected = gru.forward_reference(x, state);
+      EXPECT_LT(relative_error(values(y), values(expected)), 1e-5);
+      Tensor dy = random_tensor(y.shape(), rng);
+      gru.zero_grad();
+      gru.set_final_state_gradient({state.dfinal});
+      Tensor dx = gru.backward(dy);
+      Tensor dh0 = gru.initial_state_gradient().at(0);
+      std::vector<std::vector<double>> grads;
+      for (Param* p : gru.params()) grads.push_back(values(p->grad));
+      gru.zero_grad();
+      Tensor dh0_expected;
+      Tensor dx_expected = gru.backward_reference(x, dy, state, &dh0_expected);
+      EXPECT_LT(relative_error(values(dx), values(dx_expected)), 1e-5);
+      EXPECT_LT(relative_error(values(dh0), values(dh0_expected)), 1e-5);
+      for (std::size_t i = 0; i < grads.size(); ++i) {
+        EXPECT_LT(relative_error(grads[i], values(gru.params()[i]->grad)), 1e-5)
+            << gru.params()[i]->name;
+      }
+    }
+  }
+}
+
+TEST(GRU, FinalStateIsTheLastProcessedStepsH) {
+  Rng rng(22);
+  GRU gru({.units = 4, .return_sequences = true});
+  gru.build({5, 2}, rng);
+  randomize_biases(gru, rng);
+  Tensor x = random_tensor({2, 5, 2}, rng);
+  Tensor y = gru.forward(x, Mode::Infer);
+  ASSERT_EQ(gru.final_state().size(), 1u);
+  EXPECT_EQ(gru.final_state()[0].to_vector(), steps_of(y, 4, 5).to_vector());
+  // An initial state changes the output, and is used for the next forward only.
+  Tensor h0 = random_tensor({2, 4}, rng);
+  gru.set_initial_state({h0});
+  EXPECT_NE(gru.forward(x, Mode::Infer).to_vector(), y.to_vector());
+  EXPECT_EQ(gru.forward(x, Mode::Infer).to_vector(), y.to_vector());
+  gru.set_initial_state({h0});
+  EXPECT_LT(relative_error(values(gru.forward(x, Mode::Infer)),
+                           values(gru.forward_reference(
+                               x, {.initial = h0, .mask = Tensor(), .dfinal = Tensor()}))),
+            1e-5);
+}
+
+// Padding at the end leaves the result of the data steps: the unpadded sequence's output, the
+// last h repeated at padded steps (Keras); with go_backwards the padding is processed first
+// and skipped.
+TEST(GRU, MaskedOutputEqualsTheRunOnTheTruncatedSequence) {
+  Rng rng(23);
+  for (bool backwards : {false, true}) {
+    SCOPED_TRACE(::testing::Message() << "go_backwards " << backwards);
+    GRU gru({.units = 5, .return_sequences = true, .go_backwards = backwards});
+    gru.build({6, 3}, rng);
+    randomize_biases(gru, rng);
+    Tensor x = random_tensor({1, 6, 3}, rng), mask({1, 6}, {1, 1, 1, 1, 0, 0});
+    gru.set_mask(mask);
+    Tensor y = gru.forward(x, Mode::Infer);
+    Tensor h = gru.final_state()[0];
+    Tensor y_short = gru.forward(steps_of(x, 0, 4), Mode::Infer);
+    expect_close(h, gru.final_state()[0]);
+    if (!backwards) {
+      expect_close(steps_of(y, 0, 4), y_short);
+      for (int64_t t : {4, 5}) EXPECT_EQ(steps_of(y, t, t + 1).to_vector(), h.to_vector());
+    } else {
+      // Processed order: the two padded steps first, carrying h_{−1} = 0.
+      EXPECT_EQ(steps_of(y, 0, 2).to_vector(), std::vector<float>(10, 0.0f));
+      expect_close(steps_of(y, 2, 6), y_short);
+    }
+    // The mask was for one forward only.
+    EXPECT_NE(gru.forward(x, Mode::Infer).to_vector(), y.to_vector());
+  }
+  // Without return_sequences, the output is the state at the last data step.
+  GRU last({.units = 3});
+  last.build({6, 2}, rng);
+  randomize_biases(last, rng);
+  Tensor x = random_tensor({3, 6, 2}, rng);
+  last.set_mask(padding_mask(6));
+  Tensor y = last.forward(x, Mode::Infer);
+  EXPECT_EQ(y.to_vector(), last.final_state()[0].to_vector());
+  Tensor y1 = last.forward(steps_of(x, 0, 3), Mode::Infer);
+  for (int64_t u = 0; u < 3; ++u) EXPECT_NEAR(y[3 + u], y1[3 + u], 1e-6);  // sample 1: 3 steps
+}
+
+TEST(GRU, StatefulCarriesTheStateUntilResetStates) {
+  Rng rng(24);
+  GRU whole({.units = 4, .return_sequences = true}),
+      halves({.units = 4, .return_sequences = true, .stateful = true});
+  whole.build({8, 3}, rng);
+  halves.build({4, 3}, rng);
+  randomize_biases(whole, rng);
+  for (std::size_t i = 0; i < whole.params().size(); ++i) {
+    halves.params()[i]->value = whole.params()[i]->value;
+  }
+  Tensor x = random_tensor({2, 8, 3}, rng);
+  Tensor y = whole.forward(x, Mode::Infer);
+  Tensor first = halves.forward(steps_of(x, 0, 4), Mode::Infer);
+  Tensor second = halves.forward(steps_of(x, 4, 8), Mode::Train);
+  expect_close(first, steps_of(y, 0, 4));
+  expect_close(second, steps_of(y, 4, 8));
+  halves.reset_states();
+  EXPECT_EQ(halves.forward(steps_of(x, 0, 4), Mode::Infer).to_vector(), first.to_vector());
+  // An explicit initial state wins over the carried one.
+  halves.set_initial_state({Tensor({2, 4})});
+  EXPECT_EQ(halves.forward(steps_of(x, 0, 4), Mode::Infer).to_vector(), first.to_vector());
+}
+
+TEST(GRU, StepByStepEqualsTheWholeSequence) {
+  Rng rng(25);
+  GRU gru({.units = 6, .recurrent_activation = "hard_sigmoid", .return_sequences = true});
+  gru.build({7, 3}, rng);
+  randomize_biases(gru, rng);
+  Tensor x = random_tensor({2, 7, 3}, rng);
+  Tensor y = gru.forward(x, Mode::Train);
+  EXPECT_TRUE(gru.stream_state().empty());
+  for (int round = 0; round < 2; ++round) {
+    for (int64_t t = 0; t < 7; ++t) {
+      Tensor h = gru.step(steps_of(x, t, t + 1).reshaped({2, 3}));
+      ASSERT_EQ(h.shape(), (Shape{2, 6}));
+      SCOPED_TRACE(::testing::Message() << "step " << t);
+      expect_close(h, steps_of(y, t, t + 1));
+    }
+    EXPECT_EQ(gru.stream_state().at(0).to_vector(), gru.final_state().at(0).to_vector());
+    gru.reset_states();  // the second round starts again from zeros
+  }
+  // step() ran in inference mode: the Train forward's cache is gone.
+  EXPECT_THROW(gru.backward(y), ValueError);
+}
+
+TEST(GRU, DropoutDropsWholeInputFeaturesInTrainingOnly) {
+  Rng rng(26);
+  GRU gru({.units = 5, .return_sequences = true, .dropout = 0.5f});
+  gru.build({4, 8}, rng);
+  randomize_biases(gru, rng);
+  Tensor x = random_tensor({4, 4, 8}, rng);
+  Tensor y_infer = gru.forward(x, Mode::Infer);
+  EXPECT_EQ(gru.forward(x, Mode::Infer).to_vector(), y_infer.to_vector());
+  EXPECT_LT(relative_error(values(y_infer), values(gru.forward_reference(x))), 1e-5);
+  Tensor y = gru.forward(x, Mode::Train);
+  EXPECT_NE(y.to_vector(), y_infer.to_vector());
+  Tensor dx = gru.backward(random_tensor(y.shape(), rng));
+  // A feature of a sample is dropped at every step or at none: its dx is exactly zero at every
+  // step. The output is then the inference output of x with those features zeroed and the
+  // others scaled by 1 / (1 − 0.5).
+  Tensor kept_x = x;
+  int dropped = 0;
+  for (int64_t n = 0; n < 4; ++n) {
+    for (int64_t f = 0; f < 8; ++f) {
+      const bool zero = dx[(n * 4) * 8 + f] == 0.0f;
+      dropped += zero;
+      for (int64_t t = 0; t < 4; ++t) {
+        EXPECT_EQ(dx[(n * 4 + t) * 8 + f] == 0.0f, zero) << "sample " << n << " feature " << f;
+        kept_x[(n * 4 + t) * 8 + f] *= zero ? 0.0f : 2.0f;
+      }
+    }
+  }
+  EXPECT_GT(dropped, 4);
+  EXPECT_LT(dropped, 28);
+  EXPECT_LT(relative_error(values(y), values(gru.forward(kept_x, Mode::Infer))), 1e-6);
+  // A new mask every training forward.
+  EXPECT_NE(gru.forward(x, Mode::Train).to_vector(), y.to_vector());
+}
+
+TEST(GRU, ConfigRoundTripsTheRecurrentArguments) {
+  GRU gru({.units = 3, .return_state = true, .stateful = true, .dropout = 0.25f});
+  nlohmann::json config = gru.config();
+  EXPECT_EQ(config["return_state"], true);
+  EXPECT_EQ(config["stateful"], true);
+  EXPECT_EQ(config["dropout"], 0.25);
+  std::unique_ptr<Layer> rebuilt = make_layer(config);
+  EXPECT_EQ(rebuilt->config(), config);
+  const auto& options = dynamic_cast<GRU&>(*rebuilt).options();
+  EXPECT_TRUE(options.return_state);
+  EXPECT_TRUE(options.stateful);
+  EXPECT_EQ(options.dropout, 0.25f);
+  nlohmann::json defaults = make_layer({{"type", "GRU"}, {"units", 2}})->config();
+  EXPECT_EQ(defaults["return_state"], false);
+  EXPECT_EQ(defaults["stateful"], false);
+  EXPECT_EQ(defaults["dropout"], 0.0);
+}
+
+TEST(GRU, RejectsBadStatesMasksAndBatchesWithClearMessages) {
+  Rng rng(27);
+  GRU gru({.units = 4, .return_sequences = true});
+  gru.build({5, 3}, rng);
+  Tensor x({2, 5, 3});
+  expect_error_message([&] { gru.set_initial_state({}); },
+                       "GRU(units=4): expected 1 initial state tensor (h), got 0");
+  gru.set_initial_state({Tensor({2, 3})});
+  expect_error_message([&] { gru.forward(x, Mode::Infer); },
+                       "expected each initial state to be [2, 4] (batch, units), got [2, 3]");
+  expect_error_message([&] { gru.set_mask(Tensor({10})); },
+                       "expected a mask [batch, steps], got [10]");
+  expect_error_message(
+      [&] {
+        gru.set_mask(Tensor({2, 5}, 2.0f));
+      },
+      "a mask holds 1 (data) or 0 (padding), got 2");
+  gru.set_mask(Tensor({3, 5}, 1.0f));
+  expect_error_message([&] { gru.forward(x, Mode::Infer); },
+                       "expected a mask [2, 5] (batch, steps) for input [2, 5, 3], got [3, 5]");
+  gru.forward(x, Mode::Train);
+  gru.set_final_state_gradient({Tensor({4})});
+  expect_error_message(
+      [&] {
+        gru.backward(Tensor({2, 5, 4}));
+      },
+      "expected each final state gradient to be [2, 4], got [4]");
+  gru.step(Tensor({2, 3}));
+  expect_error_message(
+      [&] {
+        gru.step(Tensor({1, 3}));
+      },
+      "step() carries the state of 2 sequence(s), got a batch of 1");
+
+  GRU stateful({.units = 4, .stateful = true});
+  stateful.build({5, 3}, rng);
+  stateful.forward(x, Mode::Infer);
+  expect_error_message(
+      [&] {
+        stateful.forward(Tensor({1, 5, 3}), Mode::Infer);
+      },
+      "stateful, and the batch size changed from 2 to 1");
+  stateful.reset_states();
+  EXPECT_NO_THROW(stateful.forward(Tensor({1, 5, 3}), Mode::Infer));
+  expect_error_message([] { GRU({.units = 2, .dropout = -0.5f}); },
+                       "GRU(units=2): dropout must be in [0, 1), got -0.5");
+  expect_error_message(
+      [] {
+        make_layer({{"type", "GRU"}, {"units", 2}, {"dropout", "0.1"}});
+      },
+      "GRU: argument 'dropout' must be");
 }
 
 }  // namespace

@@ -137,6 +137,7 @@ class Recurrent : public Layer {
   std::vector<Tensor> initial_state_;     // for the next forward only
   std::vector<Tensor> carried_state_;     // stateful: where the last forward ended
   std::vector<Tensor> stream_state_;      // step(): where the last step ended
+  Tensor step_x_;                         // step(): x_t as [batch, 1, features]
   std::vector<Tensor> final_state_grad_;  // for the next backward only
   Tensor mask_;                           // [N, T] for the next forward only
   Tensor step_mask_;                      // [T, N] processed order, for the cached forward
