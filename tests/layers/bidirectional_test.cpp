@@ -13,6 +13,7 @@
 #include "gradient_check.h"
 #include "nnkit/error.h"
 #include "nnkit/io/model_file.h"
+#include "nnkit/kernels/threads.h"
 #include "nnkit/layers/dense.h"
 #include "nnkit/layers/gru.h"
 #include "nnkit/layers/lstm.h"
@@ -266,6 +267,52 @@ TEST(Bidirectional, SkipsTheInputGradientWhenNotNeeded) {
   for (std::size_t k = 0; k < grads.size(); ++k) {
     EXPECT_EQ(layer->params()[k]->grad.to_vector(), grads[k]) << layer->params()[k]->name;
   }
+}
+
+// With two threads the directions run at once, one thread each; with one, one after the other.
+// Either way the same arithmetic: the same outputs, gradients and dx, bit for bit.
+TEST(Bidirectional, RunsTheDirectionsAtOnceWithTheSameResults) {
+  const int before = num_threads();
+  for (const std::string type : {"LSTM", "GRU", "SimpleRNN"}) {
+    SCOPED_TRACE(type);
+    Rng rng(43);
+    // Large enough for the inner layers' own parallel loops, were they not nested.
+    std::unique_ptr<Layer> layer =
+        make_bidirectional(recurrent_spec(type, 80, true), "mul", {3, 4}, rng);
+    Tensor x = random_tensor({64, 3, 4}, rng), dy = random_tensor({64, 3, 80}, rng);
+    auto run = [&](int threads, std::vector<std::vector<float>>& grads) {
+      set_num_threads(threads);
+      layer->zero_grad();
+      Tensor y = layer->forward(x, Mode::Train);
+      Tensor dx = layer->backward(dy);
+      for (Param* p : layer->params()) grads.push_back(p->grad.to_vector());
+      EXPECT_EQ(num_threads(), threads) << "the caller's thread count must come back";
+      return std::pair{y.to_vector(), dx.to_vector()};
+    };
+    std::vector<std::vector<float>> one_grads, two_grads;
+    const auto one = run(1, one_grads);
+    const auto two = run(2, two_grads);
+    EXPECT_EQ(two.first, one.first) << "y";
+    EXPECT_EQ(two.second, one.second) << "dx";
+    EXPECT_EQ(two_grads, one_grads);
+  }
+  set_num_threads(before);
+}
+
+// An inner layer's error, thrown on a worker thread, reaches the caller.
+TEST(Bidirectional, CarriesAnInnerLayersErrorOutOfItsThreads) {
+  const int before = num_threads();
+  set_num_threads(2);
+  Rng rng(44);
+  Bidirectional bi(LSTM({.units = 4}));  // LSTM takes exactly the built number of steps
+  bi.build({3, 2}, rng);
+  EXPECT_THROW(bi.forward(Tensor({2, 5, 2}), Mode::Infer), ShapeError);
+  expect_error_message(
+      [&] {
+        bi.forward(Tensor({2, 5, 2}), Mode::Infer);
+      },
+      "LSTM(units=4): expected input [N, T, F] = [N, 3, 2], got [2, 5, 2]");
+  set_num_threads(before);
 }
 
 constexpr char kStackedSpec[] = R"({

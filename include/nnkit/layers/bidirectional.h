@@ -46,11 +46,13 @@ class Bidirectional final : public Layer {
   // Throws ShapeError unless the input is [steps, features].
   Shape build(const Shape& input, Rng& rng) override;
   // x: [N, T, F] -> [N, M] or [N, T, M]. Each inner layer keeps its own cache in Train; mul also
-  // keeps both inner outputs (input order), which its gradient reads.
+  // keeps both inner outputs (input order), which its gradient reads. With two threads (see
+  // set_num_threads) the two directions run at once, one thread each, with the same results as one
+  // after the other; an inner layer's exception reaches the caller.
   Tensor forward(const Tensor& x, Mode mode) override;
   // dy: the output's shape -> dx: [N, T, F], the sum of both inner layers' dx (both in input
   // order), or empty when the input gradient is not needed (passed on to both inner layers).
-  // Adds into both inner layers' parameter grads.
+  // Adds into both inner layers' parameter grads; the directions run at once as in forward().
   Tensor backward(const Tensor& dy) override;
   // The forward layer's params, then the backward layer's, renamed "forward.<name>" and
   // "backward.<name>" at build().
