@@ -174,6 +174,12 @@ Initializer SpecReader::get_initializer(const std::string& key, const Initialize
   }
 }
 
+const nlohmann::json* SpecReader::get_object(const std::string& key) {
+  const nlohmann::json* v = find(key);
+  if (v != nullptr && !v->is_object()) type_error(key, "a JSON object");
+  return v;
+}
+
 void SpecReader::finish() const {
   for (const auto& [key, value] : spec_.items()) {
     if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;

@@ -34,6 +34,8 @@ class SpecReader {
   std::string get_string(const std::string& key, const std::string& fallback);
   std::vector<int64_t> get_int_list(const std::string& key, const std::vector<int64_t>& fallback);
   Initializer get_initializer(const std::string& key, const Initializer& fallback);
+  // A nested spec (Bidirectional's "layer"): nullptr when absent; throws unless a JSON object.
+  const nlohmann::json* get_object(const std::string& key);
   bool has(const std::string& key) const { return spec_.contains(key); }
   // Marks key as required: finish() throws when it is absent (after reporting unknown
   // arguments, since a misspelt argument is the likelier cause).

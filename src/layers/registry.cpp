@@ -19,6 +19,7 @@ using Factory = std::unique_ptr<Layer> (*)(const nlohmann::json&);
 const std::pair<const char*, Factory> kFactories[] = {
     {"Activation", &ActivationLayer::from_config},
     {"BatchNormalization", &BatchNormalization::from_config},
+    {"Bidirectional", &Bidirectional::from_config},
     {"Dense", &Dense::from_config},
     {"Dropout", &Dropout::from_config},
     {"ELU", &ActivationLayer::from_config},

@@ -213,7 +213,10 @@ constexpr const char* kExpectedCases[] = {
     // Recurrent layers.
     "lstm_last", "lstm_sequences", "lstm_stacked", "lstm_go_backwards",
     "lstm_go_backwards_sequences", "gru_last", "gru_sequences", "simple_rnn_last",
-    "simple_rnn_relu_sequences", "lstm_no_bias"};
+    "simple_rnn_relu_sequences", "lstm_no_bias",
+    // Bidirectional.
+    "bilstm_last", "bilstm_sequences", "bigru_last", "bigru_sequences", "bilstm_sum",
+    "bilstm_stacked", "bisimple_rnn_mul_sequences"};
 
 TEST(CliParityFixtures, EveryCaseIsPresentAndComplete) {
   const std::vector<std::string> cases = fixture_cases();

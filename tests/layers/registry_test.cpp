@@ -93,6 +93,8 @@ TEST(MakeLayer, BuildsEachTypeItNames) {
     json spec = {{"type", type}};
     const bool recurrent = type == "GRU" || type == "SimpleRNN" || type == "LSTM";
     if (type == "Dense" || type == "Maxout" || recurrent) spec["units"] = 2;
+    if (type == "Bidirectional") spec["layer"] = {{"type", "LSTM"}, {"units", 2}};
+    const bool sequences = recurrent || type == "Bidirectional";
     if (type == "Dropout") spec["rate"] = 0.5;
     if (type == "Reshape") spec["target_shape"] = {-1};
     std::unique_ptr<Layer> layer = make_layer(spec);
@@ -104,7 +106,7 @@ TEST(MakeLayer, BuildsEachTypeItNames) {
       EXPECT_EQ(layer->build(Shape{3, 4}, rng), (Shape{3, 4}));
       continue;
     }
-    EXPECT_EQ(layer->build(recurrent ? Shape{3, 4} : Shape{4}, rng).size(), 1u) << type;
+    EXPECT_EQ(layer->build(sequences ? Shape{3, 4} : Shape{4}, rng).size(), 1u) << type;
   }
 }
 
@@ -122,7 +124,7 @@ TEST(MakeLayer, MapsKerasActivationLayersToActivation) {
 TEST(MakeLayer, NamesAnUnknownTypeAndTheClosestKnownOne) {
   std::string message = error_of({{"type", "Dens"}, {"units", 3}});
   EXPECT_CONTAINS(message, "unknown layer type 'Dens' (did you mean 'Dense'?)");
-  EXPECT_CONTAINS(message, "known types: Activation, BatchNormalization, Dense");
+  EXPECT_CONTAINS(message, "known types: Activation, BatchNormalization, Bidirectional, Dense");
   EXPECT_CONTAINS(error_of({{"type", "Transformer"}}), "unknown layer type 'Transformer'; known");
   EXPECT_CONTAINS(error_of({{"units", 3}}), "\"type\"");
   EXPECT_CONTAINS(error_of({{"type", 3}}), "\"type\"");
