@@ -11,6 +11,7 @@
 #include "nnkit/error.h"
 #include "nnkit/kernels/elementwise.h"
 #include "nnkit/kernels/threads.h"
+#include "nnkit/layers/recurrent.h"
 #include "nnkit/layers/registry.h"
 #include "sequence_layout.h"
 #include "spec_reader.h"
@@ -261,6 +262,17 @@ nlohmann::json Bidirectional::config() const {
   return {{"type", "Bidirectional"},
           {"merge_mode", options_.merge_mode},
           {"layer", forward_->config()}};
+}
+
+Tensor Bidirectional::propagate_mask(const Tensor& x, Tensor mask) {
+  if (mask.empty()) return mask;
+  for (Layer* direction : {forward_.get(), backward_.get()}) {
+    if (auto* recurrent = dynamic_cast<Recurrent*>(direction)) {
+      recurrent->set_zero_output_for_mask(return_sequences_);
+    }
+    direction->propagate_mask(x, mask);
+  }
+  return return_sequences_ ? mask : Tensor();
 }
 
 }  // namespace nnkit

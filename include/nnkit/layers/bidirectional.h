@@ -59,6 +59,9 @@ class Bidirectional final : public Layer {
   std::vector<Param*> params() override;
   // {"type": "Bidirectional", "merge_mode": ..., "layer": the forward layer's full config}.
   nlohmann::json config() const override;
+  // Hands the mask to both directions; with return_sequences their outputs are zero at masked
+  // steps (as Keras's Bidirectional asks), and the mask passes on in input order.
+  Tensor propagate_mask(const Tensor& x, Tensor mask) override;
 
   Layer& forward_layer() { return *forward_; }
   Layer& backward_layer() { return *backward_; }
