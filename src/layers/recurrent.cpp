@@ -177,6 +177,16 @@ Tensor Recurrent::forward(const Tensor& x, Mode mode) {
 Tensor Recurrent::backward(const Tensor& dy) {
   std::vector<Tensor> dfinal = std::move(final_state_grad_);
   final_state_grad_.clear();
+  // The layers read dfinal as [N, H] each: a wrong shape must not reach them.
+  for (std::size_t i = 0; i < dfinal.size(); ++i) {
+    if (i >= final_state_.size() || dfinal[i].shape() != final_state_[i].shape()) {
+      throw ShapeError(fmt::format(
+          "{}: expected each final state gradient to be {} (batch, units) as the final state, "
+          "got {}",
+          who(), final_state_.empty() ? "[N, units]" : shape_to_string(final_state_[0].shape()),
+          shape_to_string(dfinal[i].shape())));
+    }
+  }
   Tensor dx;
   if (masked_ && zero_output_for_mask_ && args_.return_sequences && dy.rank() == 3) {
     // Zeroed outputs depend on nothing: their gradient stops here.
@@ -206,8 +216,14 @@ Tensor Recurrent::backward(const Tensor& dy) {
   return dx;
 }
 
-Tensor Recurrent::step(const Tensor& x_t) {
+void Recurrent::check_step_input(const Tensor& x_t) const {
   detail::check_built(who(), features_ > 0);
+  if (args_.go_backwards) {
+    throw ValueError(fmt::format(
+        "{}: step() streams the steps in order, and go_backwards reads a sequence last step "
+        "first; call forward() on the whole sequence",
+        who()));
+  }
   if (x_t.rank() != 2 || x_t.dim(1) != features_) {
     throw ShapeError(fmt::format("{}: step() takes one time step [batch, {}], got {}", who(),
                                  features_, shape_to_string(x_t.shape())));
@@ -219,6 +235,11 @@ Tensor Recurrent::step(const Tensor& x_t) {
         "to start new sequences",
         who(), stream_state_[0].dim(0), batch));
   }
+}
+
+Tensor Recurrent::step(const Tensor& x_t) {
+  check_step_input(x_t);
+  const int64_t batch = x_t.dim(0);
   std::vector<Tensor> initial = stream_state_;
   if (initial.empty()) initial.assign(state_count(), Tensor({batch, args_.units}));
   Tensor y = forward_sequence(x_t.reshaped({batch, 1, features_}), initial, nullptr, Mode::Infer);

@@ -116,6 +116,10 @@ class Recurrent : public Layer {
   virtual Tensor backward_sequence(const Tensor& dy, const std::vector<Tensor>& dfinal) = 0;
   // Keras-style class name and units for messages: "LSTM(units=128)".
   std::string who() const;
+  // What step() checks before it runs: built, x_t [batch, features] with the batch of the
+  // stream carried so far, and not go_backwards (a stream cannot be read last step first).
+  // For layers that override step() with a faster one.
+  void check_step_input(const Tensor& x_t) const;
 
   // Reads units (required), return_sequences, return_state, go_backwards, stateful and
   // dropout from a spec; writes them into a config().
@@ -127,13 +131,14 @@ class Recurrent : public Layer {
   int64_t steps_ = 0, features_ = 0;  // of the built input shape
   std::vector<Tensor> final_state_;
   std::vector<Tensor> initial_state_grad_;
+  // The state step() carries (where the last step ended); an overriding step() updates it.
+  std::vector<Tensor> stream_state_;
 
  private:
   std::vector<Tensor> resolve_initial_state(int64_t batch);
 
   std::vector<Tensor> initial_state_;     // for the next forward only
   std::vector<Tensor> carried_state_;     // stateful: where the last forward ended
-  std::vector<Tensor> stream_state_;      // step(): where the last step ended
   std::vector<Tensor> final_state_grad_;  // for the next backward only
   Tensor mask_;                           // [N, T] for the next forward only
   Tensor step_mask_;                      // [T, N] processed order, for the cached forward
