@@ -6,6 +6,7 @@
 
 #include "fmt/format.h"
 #include "nnkit/error.h"
+#include "nnkit/layers/recurrent.h"
 #include "nnkit/layers/registry.h"
 
 namespace nnkit {
@@ -28,6 +29,14 @@ Sequential::~Sequential() = default;
 
 Sequential& Sequential::add(std::unique_ptr<Layer> layer) {
   if (!layer) throw ValueError("Sequential::add: null layer");
+  // Keras's return_state gives a layer several outputs; a Sequential passes one tensor on.
+  if (const auto* recurrent = dynamic_cast<const Recurrent*>(layer.get());
+      recurrent != nullptr && recurrent->recurrent_args().return_state) {
+    throw ValueError(fmt::format(
+        "Sequential::add: {} has return_state = true, and a Sequential passes one tensor from "
+        "layer to layer; leave it false (in C++, final_state() gives the states)",
+        layer->type()));
+  }
   // With a known input shape each layer is built as it is added (as Keras does after an
   // Input), so summary() and set_weights() work before any data is seen.
   if (!options_.input_shape.empty()) {

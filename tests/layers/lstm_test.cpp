@@ -1089,6 +1089,18 @@ TEST(LSTM, TakesSequencesOfAnyLength) {
   }
 }
 
+TEST(LSTM, SequentialRejectsReturnState) {
+  Sequential model({.input_shape = {5, 2}});
+  EXPECT_CONTAINS(
+      message_of<ValueError>([&] { model.add(LSTM({.units = 3, .return_state = true})); }),
+      "Sequential::add: LSTM has return_state = true");
+  EXPECT_CONTAINS(message_of<ValueError>([] {
+                    Sequential::from_spec(json::parse(R"({"input_shape": [5, 2],
+                      "layers": [{"type": "LSTM", "units": 3, "return_state": true}]})"));
+                  }),
+                  "LSTM has return_state = true");
+}
+
 TEST(LSTM, RejectsBadStatesAndMasks) {
   Rng rng(44);
   LSTM lstm = make_lstm({.units = 4}, 5, 2, rng);
