@@ -911,6 +911,28 @@ TEST(LSTM, MaskedStepsGetNoInputGradientAndKeepTheState) {
   EXPECT_EQ(twin.forward(x, Mode::Infer).to_vector(), y_unmasked.to_vector());
 }
 
+// What Bidirectional asks for: masked steps output zeros, the state still carried through.
+TEST(LSTM, ZeroOutputForMaskZeroesPaddedStepsOnly) {
+  Rng rng(45);
+  LSTM lstm = make_lstm({.units = 3, .return_sequences = true}, 6, 2, rng);
+  Tensor x = random_tensor({4, 6, 2}, rng), mask = awkward_mask();
+  lstm.set_mask(mask);
+  Tensor carried = lstm.forward(x, Mode::Infer);
+  lstm.set_zero_output_for_mask(true);
+  lstm.set_mask(mask);
+  Tensor zeroed = lstm.forward(x, Mode::Infer);
+  for (int64_t n = 0; n < 4; ++n) {
+    for (int64_t t = 0; t < 6; ++t) {
+      for (int64_t j = 0; j < 3; ++j) {
+        const int64_t at = (n * 6 + t) * 3 + j;
+        EXPECT_EQ(zeroed[at], mask[n * 6 + t] == 0.0f ? 0.0f : carried[at]) << n << " " << t;
+      }
+    }
+  }
+  expect_state_gradients(
+      lstm, {.x = x, .initial = random_state(4, 3, rng), .mask = mask, .final_gradient = true});
+}
+
 TEST(LSTM, StatefulCarriesTheStateUntilReset) {
   Rng rng(36);
   LSTM lstm = make_lstm({.units = 5, .return_sequences = true, .stateful = true}, 3, 2, rng);
