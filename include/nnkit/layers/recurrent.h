@@ -85,7 +85,7 @@ class Recurrent : public Layer {
   // Streaming inference, one time step at a time: x_t [batch, features] -> h [batch, units],
   // continuing from where the last step() ended (zeros at first and after reset_states()).
   // Equal to forward() over the steps given so far. Runs in inference mode and discards what
-  // a forward(x, Train) kept for backward().
+  // a forward(x, Train) kept for backward(). Throws ValueError with go_backwards.
   virtual Tensor step(const Tensor& x_t);
   // The state step() carries (empty before the first step).
   const std::vector<Tensor>& stream_state() const { return stream_state_; }
