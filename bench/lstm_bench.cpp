@@ -2,7 +2,8 @@
 // gradient) of LSTM(128) on (N, T, F) batches, in steps/s; GFLOP/s counts the GEMMs only,
 // 2·T·N·4H·(F + H) forward and twice that backward (the dx GEMM and the first step's
 // recurrent GEMM are small and are counted as if done). And inference alone at batch 1, the
-// flagship forecaster's prediction path.
+// flagship forecaster's prediction path, and the streaming step() that continues it one step
+// at a time.
 #include <benchmark/benchmark.h>
 
 #include "nnkit/layers/lstm.h"
@@ -58,6 +59,22 @@ void BM_LSTMInfer(benchmark::State& state) {
                          benchmark::Counter::kIs1000);
 }
 
+// One step() of a stream: x_t [N, F] -> h [N, H], the state carried in the layer from step to
+// step (bounded: h in (−1, 1), and c settles under a constant input).
+void BM_LSTMStep(benchmark::State& state) {
+  const int64_t batch = state.range(0), features = state.range(1);
+  nnkit::LSTM lstm({.units = kUnits});
+  nnkit::Rng rng(1);
+  lstm.build({64, features}, rng);
+  nnkit::Tensor x_t = random_tensor({batch, features}, 2);
+  for (auto _ : state) {
+    nnkit::Tensor h = lstm.step(x_t);
+    benchmark::DoNotOptimize(h.data());
+  }
+  state.counters["steps/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
 }  // namespace
 
 BENCHMARK(BM_LSTMTrainStep)
@@ -67,4 +84,5 @@ BENCHMARK(BM_LSTMTrainStep)
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 BENCHMARK(BM_LSTMInfer)->Args({1, 64, 6})->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_LSTMStep)->Args({1, 6})->Args({8, 6})->Unit(benchmark::kNanosecond)->UseRealTime();
 BENCHMARK_MAIN();

@@ -8,6 +8,7 @@
 #include "nnkit/kernels/elementwise.h"
 #include "nnkit/kernels/gemm.h"
 #include "nnkit/kernels/threads.h"
+#include "sequence_layout.h"
 #include "spec_reader.h"
 
 namespace nnkit {
@@ -57,50 +58,72 @@ void for_each_task(int64_t count, bool parallel, const Body& body) {
   }
 }
 
-// dst[s, n, :] = src[n, t, :] with t = s, or T − 1 − s when reverse: [N, T, W] -> [T, N, W].
-void to_time_major(const float* src, float* dst, int64_t batch, int64_t steps, int64_t width,
-                   bool reverse) {
-  for (int64_t s = 0; s < steps; ++s) {
-    const int64_t t = reverse ? steps - 1 - s : s;
-    for (int64_t n = 0; n < batch; ++n) {
-      std::copy_n(src + (n * steps + t) * width, width, dst + (s * batch + n) * width);
-    }
-  }
+// The activations of a cell: activation (g and the cell output), recurrent_activation (the
+// gates i, f, o), with their alphas.
+struct CellActivations {
+  Activation act, rec;
+  float alpha, rec_alpha;
+};
+
+// One step's element-wise pass over [batch] rows: the gates from the pre-activations z (in place
+// when z is gate), then c = f ⊙ c_prev + i ⊙ g and h = o ⊙ activation(c). c may alias c_prev.
+void cell_forward(const CellActivations& a, int64_t batch, int64_t units, const float* z,
+                  float* gate, const float* c_prev, float* c, float* c_act, float* h) {
+  const int64_t gates = 4 * units, blocks = (units + kUnitBlock - 1) / kUnitBlock;
+  for_each_task(batch * blocks, batch * units >= kParallelThreshold, [&](int64_t task) {
+    const int64_t n = task / blocks, j0 = (task % blocks) * kUnitBlock;
+    const int64_t len = std::min(kUnitBlock, units - j0);
+    const float* zr = z + n * gates + j0;
+    float* gr = gate + n * gates + j0;
+    // Gate blocks i, f, g, o of this row, units [j0, j0 + len).
+    activation_forward(a.rec, a.rec_alpha, 1, len, zr, gr);
+    activation_forward(a.rec, a.rec_alpha, 1, len, zr + units, gr + units);
+    activation_forward(a.act, a.alpha, 1, len, zr + 2 * units, gr + 2 * units);
+    activation_forward(a.rec, a.rec_alpha, 1, len, zr + 3 * units, gr + 3 * units);
+    const float* i = gr;
+    const float* f = gr + units;
+    const float* g = gr + 2 * units;
+    const float* o = gr + 3 * units;
+    const int64_t at = n * units + j0;
+#pragma omp simd
+    for (int64_t j = 0; j < len; ++j) c[at + j] = f[j] * c_prev[at + j] + i[j] * g[j];
+    activation_forward(a.act, a.alpha, 1, len, c + at, c_act + at);
+#pragma omp simd
+    for (int64_t j = 0; j < len; ++j) h[at + j] = o[j] * c_act[at + j];
+  });
 }
 
-// The inverse of to_time_major: dst[n, t, :] = src[s, n, :], [T, N, W] -> [N, T, W].
-void to_batch_major(const float* src, float* dst, int64_t batch, int64_t steps, int64_t width,
-                    bool reverse) {
-  for (int64_t s = 0; s < steps; ++s) {
-    const int64_t t = reverse ? steps - 1 - s : s;
-    for (int64_t n = 0; n < batch; ++n) {
-      std::copy_n(src + (s * batch + n) * width, width, dst + (n * steps + t) * width);
-    }
-  }
+// y[n, :] += W·x[n, :] for each of `batch` rows, W [rows, cols] row-major: step()'s products,
+// matrix-vector products at batch 1. The place for nnkit::gemv (include/nnkit/kernels/gemv.h,
+// branch `gemv`), written for them: once it lands, at small batches each row becomes
+//   gemv(rows, cols, w, cols, x + n * cols, y + n * rows, /*accumulate=*/true);
+// oneDNN's GEMM until then, whose call overhead is most of a batch-1 step.
+void multiply_add_transposed(int64_t batch, int64_t rows, int64_t cols, const float* x,
+                             const float* w, float* y) {
+  gemm(Trans::No, Trans::Yes, batch, rows, cols, 1.0f, x, cols, w, cols, 1.0f, y, rows);
 }
 
-// Keeps t's storage when it already has this shape (its values are then stale).
-void ensure_shape(Tensor& t, const Shape& shape) {
-  if (t.shape() != shape) t = Tensor::uninitialized(shape);
-}
-
-Activation parse_elementwise_activation(const std::string& who, const std::string& name) {
-  Activation a = detail::parse_activation(who, name);
-  if (a == Activation::softmax) {
-    throw ValueError(fmt::format(
-        "{}: softmax is not element-wise; an LSTM applies its activations to each unit", who));
+// dst[n, :] = src[n, :] where mask[n] is 0 (a masked sample keeps its state), for [N, H] rows.
+void copy_masked_rows(int64_t batch, int64_t units, const float* mask, const float* src,
+                      float* dst) {
+  for (int64_t n = 0; n < batch; ++n) {
+    if (mask[n] == 0.0f) std::copy_n(src + n * units, units, dst + n * units);
   }
-  return a;
 }
 
 }  // namespace
 
-LSTM::LSTM(LSTMOptions options) : options_(std::move(options)) {
-  if (options_.units <= 0) {
-    throw ValueError(fmt::format("LSTM: units must be positive, got {}", options_.units));
-  }
-  activation_ = parse_elementwise_activation(who(), options_.activation);
-  recurrent_activation_ = parse_elementwise_activation(who(), options_.recurrent_activation);
+LSTM::LSTM(LSTMOptions options)
+    : Recurrent("LSTM", {.units = options.units,
+                         .return_sequences = options.return_sequences,
+                         .return_state = options.return_state,
+                         .go_backwards = options.go_backwards,
+                         .stateful = options.stateful,
+                         .dropout = options.dropout}),
+      options_(std::move(options)) {
+  activation_ = detail::parse_elementwise_activation(who(), "activation", options_.activation);
+  recurrent_activation_ = detail::parse_elementwise_activation(who(), "recurrent_activation",
+                                                               options_.recurrent_activation);
   alpha_ = activation_default_alpha(activation_);
   recurrent_alpha_ = activation_default_alpha(recurrent_activation_);
   keep_preactivations_ = activation_backward_reads_input(activation_) ||
@@ -109,9 +132,9 @@ LSTM::LSTM(LSTMOptions options) : options_(std::move(options)) {
 
 std::unique_ptr<Layer> LSTM::from_config(const nlohmann::json& config) {
   detail::SpecReader args("LSTM", config);
+  const RecurrentArgs shared = Recurrent::read_args(args);
   LSTMOptions o;
-  args.require("units");
-  o.units = args.get_int("units", 0);
+  o.units = shared.units;
   o.activation = args.get_string("activation", o.activation);
   o.recurrent_activation = args.get_string("recurrent_activation", o.recurrent_activation);
   o.use_bias = args.get_bool("use_bias", o.use_bias);
@@ -119,28 +142,20 @@ std::unique_ptr<Layer> LSTM::from_config(const nlohmann::json& config) {
   o.recurrent_initializer = args.get_initializer("recurrent_initializer", o.recurrent_initializer);
   o.bias_initializer = args.get_initializer("bias_initializer", o.bias_initializer);
   o.unit_forget_bias = args.get_bool("unit_forget_bias", o.unit_forget_bias);
-  o.return_sequences = args.get_bool("return_sequences", o.return_sequences);
-  o.go_backwards = args.get_bool("go_backwards", o.go_backwards);
+  o.return_sequences = shared.return_sequences;
+  o.return_state = shared.return_state;
+  o.go_backwards = shared.go_backwards;
+  o.stateful = shared.stateful;
+  o.dropout = shared.dropout;
   args.finish();
   return std::make_unique<LSTM>(std::move(o));
 }
 
-std::string LSTM::who() const { return fmt::format("LSTM(units={})", options_.units); }
-
-Shape LSTM::build(const Shape& input, Rng& rng) {
-  if (input.size() != 2 || input[0] <= 0 || input[1] <= 0) {
-    throw ShapeError(fmt::format(
-        "{}: expected input [N, T, F] (batch, steps, features), got per-sample shape {}{}", who(),
-        detail::batch_shape_string(input),
-        input.size() == 1 ? "; give each sample a time axis, e.g. Reshape to [steps, features]"
-                          : ""));
-  }
-  const int64_t units = options_.units, gates = 4 * units;
-  steps_ = input[0];
-  features_ = input[1];
-  weight_ih_.value = Tensor({gates, features_});
+void LSTM::build_cell(int64_t features, Rng& rng) {
+  const int64_t units = args_.units, gates = 4 * units;
+  weight_ih_.value = Tensor({gates, features});
   initialize(weight_ih_.value, options_.kernel_initializer, rng);
-  weight_ih_.grad = Tensor({gates, features_});
+  weight_ih_.grad = Tensor({gates, features});
   weight_hh_.value = Tensor({gates, units});
   initialize(weight_hh_.value, options_.recurrent_initializer, rng);
   weight_hh_.grad = Tensor({gates, units});
@@ -155,37 +170,33 @@ Shape LSTM::build(const Shape& input, Rng& rng) {
   bias_ = Tensor::uninitialized({gates});
   // The time-major buffers are sized at the next forward.
   batch_ = 0;
+  steps_run_ = 0;
   x_ = Tensor();
   cached_ = false;
-  input_shape_ = input;
-  output_shape_ = options_.return_sequences ? Shape{steps_, units} : Shape{units};
-  return output_shape_;
 }
 
 void LSTM::reserve(int64_t batch, int64_t steps) {
-  if (batch == batch_ && x_.shape() == Shape{steps, batch, features_}) return;
-  const int64_t units = options_.units;
+  if (batch == batch_ && steps == steps_run_) return;
+  const int64_t units = args_.units;
   x_ = Tensor::uninitialized({steps, batch, features_});
   preact_ = keep_preactivations_ ? Tensor::uninitialized({steps, batch, 4 * units}) : Tensor();
   gates_ = Tensor::uninitialized({steps, batch, 4 * units});
-  // Zero-filled: index 0 is the initial state, never written.
-  c_ = Tensor({steps + 1, batch, units});
-  h_ = Tensor({steps + 1, batch, units});
+  c_ = Tensor::uninitialized({steps + 1, batch, units});
+  h_ = Tensor::uninitialized({steps + 1, batch, units});
   c_act_ = Tensor::uninitialized({steps, batch, units});
   batch_ = batch;
+  steps_run_ = steps;
 }
 
-Tensor LSTM::forward(const Tensor& x, Mode mode) {
-  detail::check_built(who(), steps_ > 0);
-  if (x.rank() != 3 || x.dim(1) != steps_ || x.dim(2) != features_) {
-    throw ShapeError(fmt::format("{}: expected input [N, T, F] = [N, {}, {}], got {}", who(),
-                                 steps_, features_, shape_to_string(x.shape())));
-  }
-  const int64_t batch = x.dim(0), steps = steps_, units = options_.units, gates = 4 * units;
+Tensor LSTM::forward_sequence(const Tensor& x, const std::vector<Tensor>& initial,
+                              const float* step_mask, Mode mode) {
+  const int64_t batch = x.dim(0), steps = x.dim(1), units = args_.units, gates = 4 * units;
   reserve(batch, steps);
   cached_ = false;
 
-  to_time_major(x.data(), x_.data(), batch, steps, features_, options_.go_backwards);
+  detail::to_time_major(batch, steps, features_, args_.go_backwards, x.data(), x_.data());
+  std::copy_n(initial[0].data(), batch * units, h_.data());
+  std::copy_n(initial[1].data(), batch * units, c_.data());
   // Every step's input projection in one GEMM: Z[T·N, 4H] = X·W_ihᵀ + b_ih + b_hh.
   float* z = keep_preactivations_ ? preact_.data() : gates_.data();
   gemm(Trans::No, Trans::Yes, steps * batch, gates, features_, 1.0f, x_.data(), features_,
@@ -194,98 +205,133 @@ Tensor LSTM::forward(const Tensor& x, Mode mode) {
     add(gates, bias_ih_.value.data(), bias_hh_.value.data(), bias_.data());
     add_row_vector(steps * batch, gates, bias_.data(), z);
   }
+  // Z_s += h_{s−1}·W_hhᵀ. A zero initial h (the usual start) adds nothing at step 0: skip it.
+  const bool zero_start =
+      std::all_of(h_.data(), h_.data() + batch * units, [](float v) { return v == 0.0f; });
+  auto add_recurrent = [&](int64_t s) {
+    if (s == 0 && zero_start) return;
+    gemm(Trans::No, Trans::Yes, batch, gates, units, 1.0f, h_.data() + s * batch * units, units,
+         weight_hh_.value.data(), units, 1.0f, z + s * batch * gates, gates);
+  };
   {
     SingleThreadScope one_thread(batch * gates * units < kThreadedStepMacs);
-    for (int64_t s = 0; s < steps; ++s) {
-      // Z_s += h_{s−1}·W_hhᵀ; h_{−1} = 0, so step 0 has nothing to add.
-      if (s > 0) {
-        gemm(Trans::No, Trans::Yes, batch, gates, units, 1.0f, h_.data() + s * batch * units, units,
-             weight_hh_.value.data(), units, 1.0f, z + s * batch * gates, gates);
+    // Two loops rather than a test per step: the unmasked path stays as it was.
+    if (step_mask == nullptr) {
+      for (int64_t s = 0; s < steps; ++s) {
+        add_recurrent(s);
+        gates_forward(s);
       }
-      gates_forward(s);
+    } else {
+      for (int64_t s = 0; s < steps; ++s) {
+        add_recurrent(s);
+        gates_forward(s);
+        carry_masked_rows(s, step_mask + s * batch);
+      }
     }
   }
   cached_ = mode == Mode::Train;
+  cached_mask_ = step_mask;
 
   const float* h_last = h_.data() + steps * batch * units;
-  if (!options_.return_sequences) {
+  const float* c_last = c_.data() + steps * batch * units;
+  final_state_.resize(2);
+  for (Tensor& state : final_state_) detail::ensure_shape(state, {batch, units});
+  std::copy_n(h_last, batch * units, final_state_[0].data());
+  std::copy_n(c_last, batch * units, final_state_[1].data());
+  if (!args_.return_sequences) {
     Tensor y = Tensor::uninitialized({batch, units});
     std::copy_n(h_last, batch * units, y.data());
     return y;
   }
   // Keras returns the sequence in processed order, reversed too with go_backwards.
   Tensor y = Tensor::uninitialized({batch, steps, units});
-  to_batch_major(h_.data() + batch * units, y.data(), batch, steps, units, false);
+  detail::from_time_major(batch, steps, units, false, h_.data() + batch * units, y.data());
   return y;
 }
 
-void LSTM::gates_forward(int64_t s) {
-  const int64_t batch = batch_, units = options_.units, gates = 4 * units;
-  const int64_t blocks = (units + kUnitBlock - 1) / kUnitBlock;
-  const float* z = (keep_preactivations_ ? preact_ : gates_).data() + s * batch * gates;
-  float* gate = gates_.data() + s * batch * gates;
-  const float* c_prev = c_.data() + s * batch * units;
-  float* c = c_.data() + (s + 1) * batch * units;
-  float* c_act = c_act_.data() + s * batch * units;
-  float* h = h_.data() + (s + 1) * batch * units;
-  const Activation act = activation_, rec = recurrent_activation_;
-  const float alpha = alpha_, rec_alpha = recurrent_alpha_;
-
-  for_each_task(batch * blocks, batch * units >= kParallelThreshold, [&](int64_t task) {
-    const int64_t n = task / blocks, j0 = (task % blocks) * kUnitBlock;
-    const int64_t len = std::min(kUnitBlock, units - j0);
-    const float* zr = z + n * gates + j0;
-    float* gr = gate + n * gates + j0;
-    // Gate blocks i, f, g, o of this row, units [j0, j0 + len); in place when z is gates_.
-    activation_forward(rec, rec_alpha, 1, len, zr, gr);
-    activation_forward(rec, rec_alpha, 1, len, zr + units, gr + units);
-    activation_forward(act, alpha, 1, len, zr + 2 * units, gr + 2 * units);
-    activation_forward(rec, rec_alpha, 1, len, zr + 3 * units, gr + 3 * units);
-    const float* i = gr;
-    const float* f = gr + units;
-    const float* g = gr + 2 * units;
-    const float* o = gr + 3 * units;
-    const int64_t at = n * units + j0;
-    // c' = f ⊙ c + i ⊙ g, h' = o ⊙ activation(c').
-#pragma omp simd
-    for (int64_t j = 0; j < len; ++j) c[at + j] = f[j] * c_prev[at + j] + i[j] * g[j];
-    activation_forward(act, alpha, 1, len, c + at, c_act + at);
-#pragma omp simd
-    for (int64_t j = 0; j < len; ++j) h[at + j] = o[j] * c_act[at + j];
-  });
+void LSTM::carry_masked_rows(int64_t s, const float* mask) {
+  const int64_t batch = batch_, units = args_.units;
+  copy_masked_rows(batch, units, mask, h_.data() + s * batch * units,
+                   h_.data() + (s + 1) * batch * units);
+  copy_masked_rows(batch, units, mask, c_.data() + s * batch * units,
+                   c_.data() + (s + 1) * batch * units);
 }
 
-Tensor LSTM::backward(const Tensor& dy) {
+void LSTM::gates_forward(int64_t s) {
+  const int64_t batch = batch_, units = args_.units, gates = 4 * units;
+  cell_forward({activation_, recurrent_activation_, alpha_, recurrent_alpha_}, batch, units,
+               (keep_preactivations_ ? preact_ : gates_).data() + s * batch * gates,
+               gates_.data() + s * batch * gates, c_.data() + s * batch * units,
+               c_.data() + (s + 1) * batch * units, c_act_.data() + s * batch * units,
+               h_.data() + (s + 1) * batch * units);
+}
+
+Tensor LSTM::backward_sequence(const Tensor& dy, const std::vector<Tensor>& dfinal) {
   detail::check_forward_cache(who(), cached_);
-  const int64_t batch = batch_, steps = steps_, units = options_.units, gates = 4 * units;
-  const Shape out = options_.return_sequences ? Shape{batch, steps, units} : Shape{batch, units};
+  const int64_t batch = batch_, steps = steps_run_, units = args_.units, gates = 4 * units;
+  const Shape out = args_.return_sequences ? Shape{batch, steps, units} : Shape{batch, units};
   detail::check_gradient_shape(who(), out, dy);
 
-  ensure_shape(dgates_, {steps, batch, gates});
-  ensure_shape(dh_, {steps, batch, units});
-  ensure_shape(dc_, {batch, units});
-  ensure_shape(dc_act_, {batch, units});
-  ensure_shape(dbias_, {gates});
-  // dh_[s] starts as dL/dh_s from the output; step s + 1 adds what flows back through W_hh.
-  if (options_.return_sequences) {
-    to_time_major(dy.data(), dh_.data(), batch, steps, units, false);
+  detail::ensure_shape(dgates_, {steps, batch, gates});
+  detail::ensure_shape(dh_, {steps + 1, batch, units});
+  detail::ensure_shape(dc_, {batch, units});
+  detail::ensure_shape(dc_act_, {batch, units});
+  detail::ensure_shape(dbias_, {gates});
+  // dh_[s + 1] starts as dL/dh_s from the output (and the final state's gradient); step s + 1
+  // adds what flows back through W_hh.
+  float* dh_last = dh_.data() + steps * batch * units;
+  if (args_.return_sequences) {
+    detail::to_time_major(batch, steps, units, false, dy.data(), dh_.data() + batch * units);
   } else {
-    std::fill_n(dh_.data(), (steps - 1) * batch * units, 0.0f);
-    std::copy_n(dy.data(), batch * units, dh_.data() + (steps - 1) * batch * units);
+    std::fill_n(dh_.data() + batch * units, (steps - 1) * batch * units, 0.0f);
+    std::copy_n(dy.data(), batch * units, dh_last);
   }
-  dc_.zero();
+  if (dfinal.empty()) {
+    dc_.zero();
+  } else {
+    axpy(batch * units, 1.0f, dfinal[0].data(), dh_last);
+    std::copy_n(dfinal[1].data(), batch * units, dc_.data());
+  }
+  // dh_{s−1} = dG_s·W_hh (+ what the output gave h_{s−1}); at s = 0 into the initial h's
+  // gradient, which starts at zero.
+  std::fill_n(dh_.data(), batch * units, 0.0f);
+  auto add_recurrent = [&](int64_t s) {
+    gemm(Trans::No, Trans::No, batch, units, gates, 1.0f, dgates_.data() + s * batch * gates, gates,
+         weight_hh_.value.data(), units, 1.0f, dh_.data() + s * batch * units, units);
+  };
   {
     SingleThreadScope one_thread(batch * gates * units < kThreadedStepMacs);
-    for (int64_t s = steps - 1; s >= 0; --s) {
-      gates_backward(s);
-      // dh_{s−1} += dG_s·W_hh.
-      if (s > 0) {
-        gemm(Trans::No, Trans::No, batch, units, gates, 1.0f, dgates_.data() + s * batch * gates,
-             gates, weight_hh_.value.data(), units, 1.0f, dh_.data() + (s - 1) * batch * units,
-             units);
+    if (cached_mask_ == nullptr) {
+      for (int64_t s = steps - 1; s >= 0; --s) {
+        gates_backward(s);
+        add_recurrent(s);
+      }
+    } else {
+      detail::ensure_shape(dc_saved_, {batch, units});
+      for (int64_t s = steps - 1; s >= 0; --s) {
+        // A masked sample's h_s and c_s are h_{s−1} and c_{s−1}: its gates get nothing and
+        // its dh and dc pass to step s − 1 as they are.
+        const float* mask = cached_mask_ + s * batch;
+        copy_masked_rows(batch, units, mask, dc_.data(), dc_saved_.data());
+        gates_backward(s);
+        copy_masked_rows(batch, units, mask, dc_saved_.data(), dc_.data());
+        float* dgate = dgates_.data() + s * batch * gates;
+        for (int64_t n = 0; n < batch; ++n) {
+          if (mask[n] == 0.0f) std::fill_n(dgate + n * gates, gates, 0.0f);
+        }
+        add_recurrent(s);
+        const float* dh = dh_.data() + (s + 1) * batch * units;
+        float* dh_prev = dh_.data() + s * batch * units;
+        for (int64_t n = 0; n < batch; ++n) {
+          if (mask[n] == 0.0f) axpy(units, 1.0f, dh + n * units, dh_prev + n * units);
+        }
       }
     }
   }
+  initial_state_grad_.resize(2);
+  for (Tensor& grad : initial_state_grad_) detail::ensure_shape(grad, {batch, units});
+  std::copy_n(dh_.data(), batch * units, initial_state_grad_[0].data());
+  std::copy_n(dc_.data(), batch * units, initial_state_grad_[1].data());
 
   // Weight gradients over all steps at once: the rows of dG [T·N, 4H] match those of the input
   // [T·N, F] and of h_{t−1} [T·N, H] (the first T·N rows of h_).
@@ -303,21 +349,21 @@ Tensor LSTM::backward(const Tensor& dy) {
   }
   if (!input_gradient_needed_) return Tensor();
   // dx = dG·W_ih, back to batch-major (and to input order with go_backwards).
-  ensure_shape(dx_, {steps, batch, features_});
+  detail::ensure_shape(dx_, {steps, batch, features_});
   gemm(Trans::No, Trans::No, rows, features_, gates, 1.0f, dgates_.data(), gates,
        weight_ih_.value.data(), features_, 0.0f, dx_.data(), features_);
   Tensor dx = Tensor::uninitialized({batch, steps, features_});
-  to_batch_major(dx_.data(), dx.data(), batch, steps, features_, options_.go_backwards);
+  detail::from_time_major(batch, steps, features_, args_.go_backwards, dx_.data(), dx.data());
   return dx;
 }
 
 void LSTM::gates_backward(int64_t s) {
-  const int64_t batch = batch_, units = options_.units, gates = 4 * units;
+  const int64_t batch = batch_, units = args_.units, gates = 4 * units;
   const int64_t blocks = (units + kUnitBlock - 1) / kUnitBlock;
   const float* z = keep_preactivations_ ? preact_.data() + s * batch * gates : nullptr;
   const float* gate = gates_.data() + s * batch * gates;
   float* dgate = dgates_.data() + s * batch * gates;
-  const float* dh = dh_.data() + s * batch * units;
+  const float* dh = dh_.data() + (s + 1) * batch * units;
   const float* c_prev = c_.data() + s * batch * units;
   const float* c = c_.data() + (s + 1) * batch * units;
   const float* c_act = c_act_.data() + s * batch * units;
@@ -365,23 +411,54 @@ void LSTM::gates_backward(int64_t s) {
   });
 }
 
+Tensor LSTM::step(const Tensor& x_t) {
+  check_step_input(x_t);
+  const int64_t batch = x_t.dim(0), units = args_.units, gates = 4 * units;
+  cached_ = false;  // as any inference forward: backward() needs a new forward(x, Train)
+  if (stream_state_.empty()) stream_state_.assign(2, Tensor({batch, units}));
+  detail::ensure_shape(step_gates_, {batch, gates});
+  detail::ensure_shape(step_c_act_, {batch, units});
+  float* z = step_gates_.data();
+  float* h = stream_state_[0].data();
+  float* c = stream_state_[1].data();
+  // Z = b_ih + b_hh + x_t·W_ihᵀ + h·W_hhᵀ, then the gates in place; h and c are read before the
+  // cell pass overwrites them, so the state is updated where it lies.
+  for (int64_t n = 0; n < batch; ++n) {
+    if (options_.use_bias) {
+      add(gates, bias_ih_.value.data(), bias_hh_.value.data(), z + n * gates);
+    } else {
+      std::fill_n(z + n * gates, gates, 0.0f);
+    }
+  }
+  {
+    SingleThreadScope one_thread(batch * gates * units < kThreadedStepMacs);
+    multiply_add_transposed(batch, gates, features_, x_t.data(), weight_ih_.value.data(), z);
+    multiply_add_transposed(batch, gates, units, h, weight_hh_.value.data(), z);
+    cell_forward({activation_, recurrent_activation_, alpha_, recurrent_alpha_}, batch, units, z, z,
+                 c, c, step_c_act_.data(), h);
+  }
+  Tensor y = Tensor::uninitialized({batch, units});
+  std::copy_n(h, batch * units, y.data());
+  return y;
+}
+
 std::vector<Param*> LSTM::params() {
   if (options_.use_bias) return {&weight_ih_, &weight_hh_, &bias_ih_, &bias_hh_};
   return {&weight_ih_, &weight_hh_};
 }
 
 nlohmann::json LSTM::config() const {
-  return {{"type", "LSTM"},
-          {"units", options_.units},
-          {"activation", activation_name(activation_)},
-          {"recurrent_activation", activation_name(recurrent_activation_)},
-          {"use_bias", options_.use_bias},
-          {"kernel_initializer", initializer_to_json(options_.kernel_initializer)},
-          {"recurrent_initializer", initializer_to_json(options_.recurrent_initializer)},
-          {"bias_initializer", initializer_to_json(options_.bias_initializer)},
-          {"unit_forget_bias", options_.unit_forget_bias},
-          {"return_sequences", options_.return_sequences},
-          {"go_backwards", options_.go_backwards}};
+  nlohmann::json config = {
+      {"type", "LSTM"},
+      {"activation", activation_name(activation_)},
+      {"recurrent_activation", activation_name(recurrent_activation_)},
+      {"use_bias", options_.use_bias},
+      {"kernel_initializer", initializer_to_json(options_.kernel_initializer)},
+      {"recurrent_initializer", initializer_to_json(options_.recurrent_initializer)},
+      {"bias_initializer", initializer_to_json(options_.bias_initializer)},
+      {"unit_forget_bias", options_.unit_forget_bias}};
+  write_args(config);
+  return config;
 }
 
 }  // namespace nnkit

@@ -190,12 +190,14 @@ Tensor Recurrent::forward(const Tensor& x, Mode mode) {
 Tensor Recurrent::backward(const Tensor& dy) {
   std::vector<Tensor> dfinal = std::move(final_state_grad_);
   final_state_grad_.clear();
-  // The cells read dfinal as [N, H] without checking it.
-  for (std::size_t i = 0; i < dfinal.size() && i < final_state_.size(); ++i) {
-    if (dfinal[i].shape() != final_state_[i].shape()) {
-      throw ShapeError(fmt::format("{}: expected each final state gradient to be {}, got {}", who(),
-                                   shape_to_string(final_state_[i].shape()),
-                                   shape_to_string(dfinal[i].shape())));
+  // The layers read dfinal as [N, H] each: a wrong shape must not reach them.
+  for (std::size_t i = 0; i < dfinal.size(); ++i) {
+    if (i >= final_state_.size() || dfinal[i].shape() != final_state_[i].shape()) {
+      throw ShapeError(fmt::format(
+          "{}: expected each final state gradient to be {} (batch, units) as the final state, "
+          "got {}",
+          who(), final_state_.empty() ? "[N, units]" : shape_to_string(final_state_[0].shape()),
+          shape_to_string(dfinal[i].shape())));
     }
   }
   Tensor dx;
@@ -230,8 +232,14 @@ Tensor Recurrent::backward(const Tensor& dy) {
   return dx;
 }
 
-Tensor Recurrent::step(const Tensor& x_t) {
+void Recurrent::check_step_input(const Tensor& x_t) const {
   detail::check_built(who(), features_ > 0);
+  if (args_.go_backwards) {
+    throw ValueError(fmt::format(
+        "{}: step() streams the steps in order, and go_backwards reads a sequence last step "
+        "first; call forward() on the whole sequence",
+        who()));
+  }
   if (x_t.rank() != 2 || x_t.dim(1) != features_) {
     throw ShapeError(fmt::format("{}: step() takes one time step [batch, {}], got {}", who(),
                                  features_, shape_to_string(x_t.shape())));
@@ -243,6 +251,11 @@ Tensor Recurrent::step(const Tensor& x_t) {
         "to start new sequences",
         who(), stream_state_[0].dim(0), batch));
   }
+}
+
+Tensor Recurrent::step(const Tensor& x_t) {
+  check_step_input(x_t);
+  const int64_t batch = x_t.dim(0);
   // The state is passed in place and the outputs assigned into existing storage, so that a
   // stream of steps allocates little more than each step's output.
   if (stream_state_.empty()) stream_state_.assign(state_count(), Tensor({batch, args_.units}));

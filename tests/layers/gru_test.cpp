@@ -702,7 +702,7 @@ TEST(GRU, RejectsBadStatesMasksAndBatchesWithClearMessages) {
       [&] {
         gru.backward(Tensor({2, 5, 4}));
       },
-      "expected each final state gradient to be [2, 4], got [4]");
+      "expected each final state gradient to be [2, 4] (batch, units) as the final state, got [4]");
   gru.step(Tensor({2, 3}));
   expect_error_message(
       [&] {

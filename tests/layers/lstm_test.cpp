@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "fmt/format.h"
@@ -477,6 +479,11 @@ TEST(LSTM, ConfigRoundTripsThroughMakeLayer) {
        {"unit_forget_bias", false},
        {"return_sequences", true},
        {"go_backwards", true}},
+      {{"type", "LSTM"},
+       {"units", 3},
+       {"return_state", true},
+       {"stateful", true},
+       {"dropout", 0.25}},
   };
   for (const json& spec : specs) {
     std::unique_ptr<Layer> layer = make_layer(spec);
@@ -495,24 +502,34 @@ TEST(LSTM, ConfigRoundTripsThroughMakeLayer) {
                                                   {"bias_initializer", "zeros"},
                                                   {"unit_forget_bias", true},
                                                   {"return_sequences", false},
-                                                  {"go_backwards", false}}));
+                                                  {"return_state", false},
+                                                  {"go_backwards", false},
+                                                  {"stateful", false},
+                                                  {"dropout", 0.0}}));
+  // The shared arguments reach the layer.
+  std::unique_ptr<Layer> layer = make_layer(specs[2]);
+  const RecurrentArgs& args = dynamic_cast<LSTM&>(*layer).recurrent_args();
+  EXPECT_TRUE(args.return_state);
+  EXPECT_TRUE(args.stateful);
+  EXPECT_FALSE(args.go_backwards);
+  EXPECT_EQ(args.dropout, 0.25f);
 }
 
 TEST(LSTM, RejectsInputsThatAreNotSequences) {
   Rng rng(16);
   LSTM lstm({.units = 128});
   EXPECT_EQ(message_of<ShapeError>([&] { lstm.build({6}, rng); }),
-            "LSTM(units=128): expected input [N, T, F] (batch, steps, features), got per-sample "
-            "shape [N, 6]; give each sample a time axis, e.g. Reshape to [steps, features]");
+            "LSTM(units=128): expected input [N, T, F] (batch, time steps, features), got "
+            "per-sample shape [N, 6]");
   lstm.build({64, 6}, rng);
   EXPECT_EQ(message_of<ShapeError>([&] {
               lstm.forward(Tensor({32, 6}), Mode::Infer);
             }),
-            "LSTM(units=128): expected input [N, T, F] = [N, 64, 6], got [32, 6]");
+            "LSTM(units=128): expected input [N, T, 6] (batch, time steps, features), got [32, 6]");
   EXPECT_CONTAINS(message_of<ShapeError>([&] {
                     lstm.forward(Tensor({2, 64, 5}), Mode::Infer);
                   }),
-                  "expected input [N, T, F] = [N, 64, 6], got [2, 64, 5]");
+                  "expected input [N, T, 6] (batch, time steps, features), got [2, 64, 5]");
   lstm.forward(Tensor({2, 64, 6}), Mode::Train);
   EXPECT_CONTAINS(message_of<ShapeError>([&] {
                     lstm.backward(Tensor({2, 64, 128}));
@@ -536,14 +553,20 @@ TEST(LSTM, RejectsBadOptions) {
                   }),
                   "LSTM: unknown argument 'return_sequence'; did you mean 'return_sequences'?");
   EXPECT_CONTAINS(message_of<ValueError>([] {
-                    make_layer({{"type", "LSTM"}, {"units", 2}, {"stateful", true}});
+                    make_layer({{"type", "LSTM"}, {"units", 2}, {"recurrent_dropout", 0.1}});
                   }),
-                  "LSTM: unknown argument 'stateful'");
+                  "LSTM: unknown argument 'recurrent_dropout'");
+  EXPECT_CONTAINS(message_of<ValueError>([] { LSTM({.units = 2, .dropout = 1.0f}); }),
+                  "LSTM(units=2): dropout must be in [0, 1), got 1");
+  EXPECT_CONTAINS(message_of<ValueError>([] {
+                    make_layer({{"type", "LSTM"}, {"units", 2}, {"dropout", -0.5}});
+                  }),
+                  "dropout must be in [0, 1), got -0.5");
   EXPECT_CONTAINS(message_of<ValueError>([] { LSTM({.units = 2, .activation = "tanhh"}); }),
                   "LSTM(units=2): unknown activation 'tanhh'");
   EXPECT_CONTAINS(
       message_of<ValueError>([] { LSTM({.units = 2, .recurrent_activation = "softmax"}); }),
-      "LSTM(units=2): softmax is not element-wise");
+      "LSTM(units=2): recurrent_activation softmax is not element-wise");
 }
 
 TEST(LSTM, BackwardNeedsATrainingForward) {
@@ -615,6 +638,526 @@ TEST(LSTM, LearnsTheMeanOfANoisySequence) {
   // Predicting 0 gives the target's variance, (1/3)/6 ≈ 0.056.
   EXPECT_LT(model.evaluate(x_test, y_test).at("loss"), 1e-4);
   EXPECT_LT(seconds, kLearningBudgetSeconds);
+}
+
+// ---- State, masks, stateful, dropout and streaming (the Recurrent base) ----
+
+// Random initial states h0, c0 [batch, units].
+std::vector<Tensor> random_state(int64_t batch, int64_t units, Rng& rng) {
+  return {random_tensor({batch, units}, rng, -0.8f, 0.8f),
+          random_tensor({batch, units}, rng, -0.8f, 0.8f)};
+}
+
+// Central difference of loss() in t[i]. t is read again after each loss() (a rebuild may give
+// the tensor new storage), so no reference into its data is held across the calls.
+double central_difference(Tensor& t, int64_t i, float step, const std::function<double()>& loss) {
+  const float saved = t[i];
+  t[i] = saved + step;
+  const double up = loss();
+  t[i] = saved - step;
+  const double down = loss();
+  t[i] = saved;
+  return (up - down) / (2.0 * step);
+}
+
+// What a state-aware gradient check feeds each forward.
+struct StateCase {
+  Tensor x = Tensor();
+  std::vector<Tensor> initial = {};  // h0, c0, or empty: the layer's default
+  Tensor mask = Tensor();            // [N, T], or empty
+  bool final_gradient = false;       // add Σ r_h ⊙ h_T + Σ r_c ⊙ c_T to the loss
+};
+
+// The layer's gradients against central differences (in double, as the shared helper) of
+// L = Σ r ⊙ y (+ the final-state terms): the input, every parameter and, when given, h0 and c0
+// through initial_state_gradient(). before_forward runs before every forward: a dropout layer
+// reseeds there so that each forward draws the same mask. The shared helper cannot set initial
+// states, masks or final-state gradients, hence this local one.
+void expect_state_gradients(LSTM& lstm, StateCase c,
+                            const std::function<void()>& before_forward = {},
+                            double tolerance = 1e-3) {
+  const float step = 1e-2f;
+  Rng rng(1234);
+  auto run = [&](const Tensor& x, const std::vector<Tensor>& initial) {
+    if (before_forward) before_forward();
+    if (!initial.empty()) lstm.set_initial_state(initial);
+    if (!c.mask.empty()) lstm.set_mask(c.mask);
+    return lstm.forward(x, Mode::Train);
+  };
+  const Tensor y = run(c.x, c.initial);
+  const Tensor r = random_tensor(y.shape(), rng);
+  std::vector<Tensor> r_final;
+  if (c.final_gradient) r_final = random_state(c.x.dim(0), lstm.units(), rng);
+  auto loss_at = [&](const Tensor& x, const std::vector<Tensor>& initial) {
+    const Tensor out = run(x, initial);
+    double sum = 0.0;
+    for (int64_t i = 0; i < out.size(); ++i) sum += double(r[i]) * out[i];
+    for (std::size_t k = 0; k < r_final.size(); ++k) {
+      const Tensor& state = lstm.final_state()[k];
+      for (int64_t i = 0; i < state.size(); ++i) sum += double(r_final[k][i]) * state[i];
+    }
+    return sum;
+  };
+
+  // Analytic, copied out before the perturbed forwards overwrite anything.
+  run(c.x, c.initial);
+  lstm.zero_grad();
+  if (c.final_gradient) lstm.set_final_state_gradient(r_final);
+  const std::vector<double> dx = to_double(lstm.backward(r));
+  std::vector<std::vector<double>> dparams;
+  for (Param* p : lstm.params()) dparams.push_back(to_double(p->grad));
+  std::vector<std::vector<double>> dinitial;
+  for (const Tensor& g : lstm.initial_state_gradient()) dinitial.push_back(to_double(g));
+  ASSERT_EQ(dinitial.size(), 2u);
+
+  Tensor x = c.x;
+  std::vector<double> numeric(x.size());
+  for (int64_t i = 0; i < x.size(); ++i) {
+    numeric[i] = central_difference(x, i, step, [&] { return loss_at(x, c.initial); });
+  }
+  EXPECT_LT(relative_error(dx, numeric), tolerance) << "gradient of the input";
+  std::vector<Param*> params = lstm.params();
+  for (std::size_t k = 0; k < params.size(); ++k) {
+    numeric.assign(params[k]->value.size(), 0.0);
+    for (int64_t i = 0; i < params[k]->value.size(); ++i) {
+      numeric[i] =
+          central_difference(params[k]->value, i, step, [&] { return loss_at(c.x, c.initial); });
+    }
+    EXPECT_LT(relative_error(dparams[k], numeric), tolerance) << "gradient of " << params[k]->name;
+  }
+  if (c.initial.empty()) return;
+  std::vector<Tensor> initial = c.initial;
+  const char* names[] = {"h0", "c0"};
+  for (std::size_t k = 0; k < 2; ++k) {
+    numeric.assign(initial[k].size(), 0.0);
+    for (int64_t i = 0; i < initial[k].size(); ++i) {
+      numeric[i] = central_difference(initial[k], i, step, [&] { return loss_at(c.x, initial); });
+    }
+    EXPECT_LT(relative_error(dinitial[k], numeric), tolerance) << "gradient of " << names[k];
+  }
+}
+
+// [N, T] of 1s but where listed: {sample, step} pairs set to 0.
+Tensor mask_with_padding(int64_t batch, int64_t steps,
+                         const std::vector<std::pair<int64_t, int64_t>>& padding) {
+  Tensor mask({batch, steps}, 1.0f);
+  for (const auto& [n, t] : padding) mask[n * steps + t] = 0.0f;
+  return mask;
+}
+
+TEST(LSTM, InitialStateAndFinalStateGradientsMatchFiniteDifferences) {
+  Rng rng(30);
+  for (bool sequences : {false, true}) {
+    for (bool backwards : {false, true}) {
+      SCOPED_TRACE(fmt::format("return_sequences={} go_backwards={}", sequences, backwards));
+      LSTM lstm = make_lstm({.units = 4, .return_sequences = sequences, .go_backwards = backwards},
+                            4, 3, rng);
+      expect_state_gradients(lstm, {.x = random_tensor({2, 4, 3}, rng),
+                                    .initial = random_state(2, 4, rng),
+                                    .final_gradient = true});
+    }
+  }
+  // Without bias, and one step only (step 0 reads h0 through W_hh).
+  LSTM plain = make_lstm({.units = 3, .use_bias = false}, 1, 2, rng);
+  expect_state_gradients(plain, {.x = random_tensor({3, 1, 2}, rng),
+                                 .initial = random_state(3, 3, rng),
+                                 .final_gradient = true});
+}
+
+TEST(LSTM, ZeroInitialStateIsTheDefault) {
+  Rng rng(31);
+  LSTM lstm = make_lstm({.units = 5, .return_sequences = true}, 3, 2, rng);
+  Tensor x = random_tensor({2, 3, 2}, rng);
+  Tensor y = lstm.forward(x, Mode::Infer);
+  lstm.set_initial_state({Tensor({2, 5}), Tensor({2, 5})});
+  EXPECT_EQ(lstm.forward(x, Mode::Infer).to_vector(), y.to_vector());
+  // The initial state is for one forward only.
+  lstm.set_initial_state(random_state(2, 5, rng));
+  EXPECT_NE(lstm.forward(x, Mode::Infer).to_vector(), y.to_vector());
+  EXPECT_EQ(lstm.forward(x, Mode::Infer).to_vector(), y.to_vector());
+}
+
+// Splitting a sequence and handing the final state on as the next initial state changes
+// nothing; final_state() is h and c of the last processed step.
+TEST(LSTM, FinalStateContinuesTheSequence) {
+  Rng rng(32);
+  LSTM lstm = make_lstm({.units = 6}, 7, 3, rng);
+  Tensor x = random_tensor({3, 7, 3}, rng);
+  Tensor y = lstm.forward(x, Mode::Infer);
+  const std::vector<Tensor> whole = lstm.final_state();
+  ASSERT_EQ(whole.size(), 2u);
+  EXPECT_EQ(whole[0].to_vector(), y.to_vector());  // h_T is the output
+
+  Tensor head({3, 4, 3}), tail({3, 3, 3});
+  for (int64_t n = 0; n < 3; ++n) {
+    for (int64_t t = 0; t < 7; ++t) {
+      for (int64_t f = 0; f < 3; ++f) {
+        float v = x[(n * 7 + t) * 3 + f];
+        if (t < 4)
+          head[(n * 4 + t) * 3 + f] = v;
+        else
+          tail[(n * 3 + t - 4) * 3 + f] = v;
+      }
+    }
+  }
+  lstm.forward(head, Mode::Infer);
+  lstm.set_initial_state(lstm.final_state());
+  Tensor y_split = lstm.forward(tail, Mode::Infer);
+  expect_close_to_reference(y_split, to_double(y), 1e-6, "h");
+  expect_close_to_reference(lstm.final_state()[1], to_double(whole[1]), 1e-6, "c");
+}
+
+// Masks: padded at the end, in the middle, at the start, and a sample that is all padding.
+Tensor awkward_mask() {
+  return mask_with_padding(
+      4, 6,
+      {{0, 4}, {0, 5}, {1, 2}, {1, 3}, {2, 0}, {3, 0}, {3, 1}, {3, 2}, {3, 3}, {3, 4}, {3, 5}});
+}
+
+// A masked run equals, sample by sample, the unmasked run on the sequence without its padded
+// steps; with return_sequences a padded step repeats the previous output (zeros before any).
+TEST(LSTM, MaskedRunEqualsTheRunWithoutThePadding) {
+  Rng rng(33);
+  const int64_t batch = 4, steps = 6, features = 3, units = 5;
+  for (bool sequences : {false, true}) {
+    for (bool backwards : {false, true}) {
+      SCOPED_TRACE(fmt::format("return_sequences={} go_backwards={}", sequences, backwards));
+      LSTM lstm =
+          make_lstm({.units = units, .return_sequences = sequences, .go_backwards = backwards},
+                    steps, features, rng);
+      Tensor x = random_tensor({batch, steps, features}, rng), mask = awkward_mask();
+      lstm.set_mask(mask);
+      Tensor y = lstm.forward(x, Mode::Infer);
+      for (int64_t n = 0; n < batch; ++n) {
+        std::vector<float> kept;
+        for (int64_t t = 0; t < steps; ++t) {
+          if (mask[n * steps + t] == 0.0f) continue;
+          kept.insert(kept.end(), x.data() + (n * steps + t) * features,
+                      x.data() + (n * steps + t + 1) * features);
+        }
+        const int64_t length = static_cast<int64_t>(kept.size()) / features;
+        Tensor y_short;  // [1, units] or [1, length, units]
+        if (length > 0) y_short = lstm.forward(Tensor({1, length, features}, kept), Mode::Infer);
+        if (!sequences) {
+          for (int64_t j = 0; j < units; ++j) {
+            const float expected = length > 0 ? y_short[j] : 0.0f;
+            EXPECT_NEAR(y[n * units + j], expected, 1e-5) << "sample " << n;
+          }
+          continue;
+        }
+        int64_t done = 0;  // unmasked steps processed so far
+        for (int64_t s = 0; s < steps; ++s) {
+          const int64_t t = backwards ? steps - 1 - s : s;
+          if (mask[n * steps + t] != 0.0f) ++done;
+          for (int64_t j = 0; j < units; ++j) {
+            const float expected = done > 0 ? y_short[(done - 1) * units + j] : 0.0f;
+            EXPECT_NEAR(y[(n * steps + s) * units + j], expected, 1e-5)
+                << "sample " << n << " step " << s;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(LSTM, MaskedGradientsMatchFiniteDifferences) {
+  Rng rng(34);
+  for (bool sequences : {false, true}) {
+    for (bool backwards : {false, true}) {
+      SCOPED_TRACE(fmt::format("return_sequences={} go_backwards={}", sequences, backwards));
+      LSTM lstm = make_lstm({.units = 3, .return_sequences = sequences, .go_backwards = backwards},
+                            6, 2, rng);
+      expect_state_gradients(lstm, {.x = random_tensor({4, 6, 2}, rng),
+                                    .initial = random_state(4, 3, rng),
+                                    .mask = awkward_mask(),
+                                    .final_gradient = true});
+      expect_state_gradients(lstm, {.x = random_tensor({4, 6, 2}, rng), .mask = awkward_mask()});
+    }
+  }
+}
+
+TEST(LSTM, MaskedStepsGetNoInputGradientAndKeepTheState) {
+  Rng rng(35);
+  LSTM lstm = make_lstm({.units = 4, .return_sequences = true}, 6, 3, rng);
+  Tensor x = random_tensor({4, 6, 3}, rng), mask = awkward_mask();
+  std::vector<Tensor> initial = random_state(4, 4, rng);
+  lstm.set_initial_state(initial);
+  lstm.set_mask(mask);
+  lstm.forward(x, Mode::Train);
+  // Sample 3 is all padding: its final state is its initial state, exactly.
+  for (int64_t j = 0; j < 4; ++j) {
+    EXPECT_EQ(lstm.final_state()[0][3 * 4 + j], initial[0][3 * 4 + j]);
+    EXPECT_EQ(lstm.final_state()[1][3 * 4 + j], initial[1][3 * 4 + j]);
+  }
+  lstm.set_final_state_gradient(random_state(4, 4, rng));
+  Tensor dx = lstm.backward(random_tensor({4, 6, 4}, rng));
+  for (int64_t n = 0; n < 4; ++n) {
+    for (int64_t t = 0; t < 6; ++t) {
+      for (int64_t f = 0; f < 3; ++f) {
+        const float d = dx[(n * 6 + t) * 3 + f];
+        if (mask[n * 6 + t] == 0.0f)
+          EXPECT_EQ(d, 0.0f) << n << " " << t;
+        else
+          EXPECT_NE(d, 0.0f) << n << " " << t;
+      }
+    }
+  }
+  // The mask was for that forward only.
+  Tensor y_unmasked = lstm.forward(x, Mode::Infer);
+  LSTM twin = make_lstm({.units = 4, .return_sequences = true}, 6, 3, rng);
+  for (std::size_t k = 0; k < twin.params().size(); ++k) {
+    twin.params()[k]->value = lstm.params()[k]->value;
+  }
+  EXPECT_EQ(twin.forward(x, Mode::Infer).to_vector(), y_unmasked.to_vector());
+}
+
+// What Bidirectional asks for: masked steps output zeros, the state still carried through.
+TEST(LSTM, ZeroOutputForMaskZeroesPaddedStepsOnly) {
+  Rng rng(45);
+  LSTM lstm = make_lstm({.units = 3, .return_sequences = true}, 6, 2, rng);
+  Tensor x = random_tensor({4, 6, 2}, rng), mask = awkward_mask();
+  lstm.set_mask(mask);
+  Tensor carried = lstm.forward(x, Mode::Infer);
+  lstm.set_zero_output_for_mask(true);
+  lstm.set_mask(mask);
+  Tensor zeroed = lstm.forward(x, Mode::Infer);
+  for (int64_t n = 0; n < 4; ++n) {
+    for (int64_t t = 0; t < 6; ++t) {
+      for (int64_t j = 0; j < 3; ++j) {
+        const int64_t at = (n * 6 + t) * 3 + j;
+        EXPECT_EQ(zeroed[at], mask[n * 6 + t] == 0.0f ? 0.0f : carried[at]) << n << " " << t;
+      }
+    }
+  }
+  expect_state_gradients(
+      lstm, {.x = x, .initial = random_state(4, 3, rng), .mask = mask, .final_gradient = true});
+}
+
+TEST(LSTM, StatefulCarriesTheStateUntilReset) {
+  Rng rng(36);
+  LSTM lstm = make_lstm({.units = 5, .return_sequences = true, .stateful = true}, 3, 2, rng);
+  Tensor x = random_tensor({2, 6, 2}, rng), first({2, 3, 2}), second({2, 3, 2});
+  for (int64_t n = 0; n < 2; ++n) {
+    std::copy_n(x.data() + n * 12, 6, first.data() + n * 6);
+    std::copy_n(x.data() + n * 12 + 6, 6, second.data() + n * 6);
+  }
+  Tensor whole = lstm.forward(x, Mode::Infer);  // starts from zeros: nothing carried yet
+  lstm.reset_states();
+  Tensor y1 = lstm.forward(first, Mode::Infer);
+  Tensor y2 = lstm.forward(second, Mode::Train);
+  for (int64_t n = 0; n < 2; ++n) {
+    for (int64_t t = 0; t < 6; ++t) {
+      const Tensor& half = t < 3 ? y1 : y2;
+      for (int64_t j = 0; j < 5; ++j) {
+        EXPECT_NEAR(half[(n * 3 + t % 3) * 5 + j], whole[(n * 6 + t) * 5 + j], 1e-6);
+      }
+    }
+  }
+  // A training forward of a stateful layer has its backward, the carried state's gradient too.
+  lstm.backward(random_tensor({2, 3, 5}, rng));
+  EXPECT_EQ(lstm.initial_state_gradient().size(), 2u);
+  EXPECT_EQ(message_of<ShapeError>([&] {
+              lstm.forward(random_tensor({3, 3, 2}, rng), Mode::Infer);
+            }),
+            "LSTM(units=5): stateful, and the batch size changed from 2 to 3; sample i of a batch "
+            "continues sample i of the previous one, so keep the batch size (one that divides the "
+            "samples) or call reset_states()");
+  lstm.reset_states();
+  EXPECT_EQ(lstm.forward(first, Mode::Infer).to_vector(), y1.to_vector());
+  // An explicit initial state wins over the carried one.
+  lstm.set_initial_state({Tensor({2, 5}), Tensor({2, 5})});
+  EXPECT_EQ(lstm.forward(first, Mode::Infer).to_vector(), y1.to_vector());
+}
+
+// step() over the steps of a sequence gives forward()'s outputs, up to the float rounding of
+// differently shaped GEMMs.
+TEST(LSTM, StepEqualsForwardOverTheSameSteps) {
+  Rng rng(37);
+  for (const auto& [batch, units, bias] : {std::tuple<int64_t, int64_t, bool>{1, 7, true},
+                                           {3, 33, true},
+                                           {2, 4, false},
+                                           {16, 300, true}}) {
+    SCOPED_TRACE(fmt::format("batch={} units={} use_bias={}", batch, units, bias));
+    const int64_t steps = 5, features = 6;
+    LSTM lstm = make_lstm({.units = units, .use_bias = bias, .return_sequences = true}, steps,
+                          features, rng);
+    Tensor x = random_tensor({batch, steps, features}, rng);
+    Tensor y = lstm.forward(x, Mode::Infer);
+    for (int round = 0; round < 2; ++round) {  // again after reset_states()
+      for (int64_t t = 0; t < steps; ++t) {
+        Tensor x_t({batch, features});
+        for (int64_t n = 0; n < batch; ++n) {
+          std::copy_n(x.data() + (n * steps + t) * features, features, x_t.data() + n * features);
+        }
+        Tensor h = lstm.step(x_t);
+        ASSERT_EQ(h.shape(), (Shape{batch, units}));
+        for (int64_t n = 0; n < batch; ++n) {
+          for (int64_t j = 0; j < units; ++j) {
+            EXPECT_NEAR(h[n * units + j], y[(n * steps + t) * units + j], 2e-6)
+                << "round " << round << " step " << t;
+          }
+        }
+      }
+      ASSERT_EQ(lstm.stream_state().size(), 2u);
+      lstm.forward(x, Mode::Infer);
+      expect_close_to_reference(lstm.stream_state()[1], to_double(lstm.final_state()[1]), 2e-6,
+                                "c");
+      lstm.reset_states();
+      EXPECT_TRUE(lstm.stream_state().empty());
+    }
+  }
+}
+
+TEST(LSTM, StepRejectsWhatItCannotStream) {
+  Rng rng(38);
+  LSTM lstm = make_lstm({.units = 4}, 3, 2, rng);
+  EXPECT_CONTAINS(message_of<ShapeError>([&] {
+                    lstm.step(Tensor({1, 3}));
+                  }),
+                  "LSTM(units=4): step() takes one time step [batch, 2], got [1, 3]");
+  lstm.step(Tensor({2, 2}));
+  EXPECT_CONTAINS(message_of<ShapeError>([&] {
+                    lstm.step(Tensor({1, 2}));
+                  }),
+                  "step() carries the state of 2 sequence(s), got a batch of 1");
+  lstm.reset_states();
+  EXPECT_NO_THROW(lstm.step(Tensor({1, 2})));
+  // A step drops the training cache, as an inference forward does.
+  lstm.forward(Tensor({1, 3, 2}), Mode::Train);
+  lstm.step(Tensor({1, 2}));
+  EXPECT_THROW(lstm.backward(Tensor({1, 4})), ValueError);
+  LSTM backwards = make_lstm({.units = 4, .go_backwards = true}, 3, 2, rng);
+  EXPECT_CONTAINS(message_of<ValueError>([&] {
+                    backwards.step(Tensor({1, 2}));
+                  }),
+                  "go_backwards reads a sequence last step first");
+  LSTM unbuilt({.units = 4});
+  EXPECT_THROW(unbuilt.step(Tensor({1, 2})), ValueError);
+}
+
+// Rebuilding from the same seed restores the dropout generator; the weights are put back.
+void reseed(LSTM& lstm, const Shape& input, uint64_t seed) {
+  std::vector<Tensor> values;
+  for (Param* p : lstm.params()) values.push_back(p->value);
+  Rng rng(seed);
+  lstm.build(input, rng);
+  for (std::size_t k = 0; k < values.size(); ++k) lstm.params()[k]->value = values[k];
+}
+
+TEST(LSTM, DropoutDropsInputFeaturesInTrainingOnly) {
+  // Built from the same seed with and without dropout: the same weights (dropout splits its
+  // generator off after them).
+  Rng rng(39), same(39);
+  LSTM lstm({.units = 4, .return_sequences = true, .dropout = 0.5f});
+  lstm.build({5, 6}, rng);
+  LSTM plain({.units = 4, .return_sequences = true});
+  plain.build({5, 6}, same);
+  for (std::size_t k = 0; k < plain.params().size(); ++k) {
+    EXPECT_EQ(plain.params()[k]->value.to_vector(), lstm.params()[k]->value.to_vector());
+  }
+  Tensor x = random_tensor({3, 5, 6}, rng);
+  Tensor y_infer = lstm.forward(x, Mode::Infer);
+  EXPECT_EQ(y_infer.to_vector(), plain.forward(x, Mode::Infer).to_vector());
+  Tensor y_train = lstm.forward(x, Mode::Train);
+  EXPECT_NE(y_train.to_vector(), y_infer.to_vector());
+  EXPECT_NE(lstm.forward(x, Mode::Train).to_vector(), y_train.to_vector());  // a new mask
+
+  // Which (sample, feature) pairs this seed drops: moving the feature at every step changes
+  // nothing when it is dropped. There the input gradient is exactly zero; elsewhere it is not.
+  reseed(lstm, {5, 6}, 40);
+  Tensor y = lstm.forward(x, Mode::Train);
+  Tensor dx = lstm.backward(random_tensor(y.shape(), rng));
+  int dropped = 0, kept = 0;
+  for (int64_t n = 0; n < 3; ++n) {
+    for (int64_t f = 0; f < 6; ++f) {
+      Tensor moved = x;
+      for (int64_t t = 0; t < 5; ++t) moved[(n * 5 + t) * 6 + f] += 1.0f;
+      reseed(lstm, {5, 6}, 40);
+      const bool is_dropped = lstm.forward(moved, Mode::Train).to_vector() == y.to_vector();
+      (is_dropped ? dropped : kept) += 1;
+      for (int64_t t = 0; t < 5; ++t) {
+        const float d = dx[(n * 5 + t) * 6 + f];
+        if (is_dropped)
+          EXPECT_EQ(d, 0.0f) << "sample " << n << " feature " << f;
+        else
+          EXPECT_NE(d, 0.0f) << "sample " << n << " feature " << f;
+      }
+    }
+  }
+  EXPECT_GT(dropped, 0);
+  EXPECT_GT(kept, 0);
+}
+
+TEST(LSTM, DropoutGradientsMatchFiniteDifferences) {
+  Rng rng(41);
+  LSTM lstm = make_lstm({.units = 3, .return_sequences = true, .dropout = 0.4f}, 4, 5, rng);
+  expect_state_gradients(lstm,
+                         {.x = random_tensor({2, 4, 5}, rng),
+                          .initial = random_state(2, 3, rng),
+                          .mask = mask_with_padding(2, 4, {{1, 3}}),
+                          .final_gradient = true},
+                         [&] {
+                           reseed(lstm, {4, 5}, 42);
+                         });
+}
+
+TEST(LSTM, TakesSequencesOfAnyLength) {
+  Rng rng(43);
+  LSTM lstm = make_lstm({.units = 3, .return_sequences = true}, 4, 2, rng);
+  for (int64_t steps : {1, 4, 9}) {
+    Tensor x = random_tensor({2, steps, 2}, rng);
+    EXPECT_EQ(lstm.forward(x, Mode::Train).shape(), (Shape{2, steps, 3}));
+    expect_matches_reference(lstm, x, rng, fmt::format("{} steps", steps));
+  }
+}
+
+TEST(LSTM, SequentialRejectsReturnState) {
+  Sequential model({.input_shape = {5, 2}});
+  EXPECT_CONTAINS(
+      message_of<ValueError>([&] { model.add(LSTM({.units = 3, .return_state = true})); }),
+      "layer 0 (LSTM): return_state gives the output and the final states");
+  EXPECT_CONTAINS(message_of<ValueError>([] {
+                    Sequential::from_spec(json::parse(R"({"input_shape": [5, 2],
+                      "layers": [{"type": "LSTM", "units": 3, "return_state": true}]})"));
+                  }),
+                  "layers[0]: layer 0 (LSTM): return_state");
+}
+
+TEST(LSTM, RejectsBadStatesAndMasks) {
+  Rng rng(44);
+  LSTM lstm = make_lstm({.units = 4}, 5, 2, rng);
+  Tensor x = random_tensor({2, 5, 2}, rng);
+  EXPECT_EQ(message_of<ShapeError>([&] {
+              lstm.set_initial_state({Tensor({2, 4})});
+            }),
+            "LSTM(units=4): expected 2 initial state tensors (h and c), got 1");
+  lstm.set_initial_state({Tensor({2, 4}), Tensor({3, 4})});
+  EXPECT_EQ(message_of<ShapeError>([&] { lstm.forward(x, Mode::Infer); }),
+            "LSTM(units=4): expected each initial state to be [2, 4] (batch, units), got [3, 4]");
+  lstm.set_initial_state({Tensor({2, 5}), Tensor({2, 4})});
+  EXPECT_CONTAINS(message_of<ShapeError>([&] { lstm.forward(x, Mode::Infer); }), "got [2, 5]");
+  EXPECT_CONTAINS(message_of<ValueError>([&] {
+                    lstm.set_mask(Tensor({2, 5}, 0.5f));
+                  }),
+                  "LSTM(units=4): a mask holds 1 (data) or 0 (padding), got 0.5");
+  EXPECT_CONTAINS(message_of<ShapeError>([&] {
+                    lstm.set_mask(Tensor({2, 5, 1}, 1.0f));
+                  }),
+                  "expected a mask [batch, steps], got [2, 5, 1]");
+  lstm.set_mask(Tensor({2, 4}, 1.0f));
+  EXPECT_CONTAINS(message_of<ShapeError>([&] { lstm.forward(x, Mode::Infer); }),
+                  "expected a mask [2, 5] (batch, steps) for input [2, 5, 2], got [2, 4]");
+  lstm.forward(x, Mode::Train);
+  EXPECT_CONTAINS(message_of<ShapeError>([&] {
+                    lstm.set_final_state_gradient({Tensor({2, 4})});
+                  }),
+                  "expected 2 final state gradients, got 1");
+  lstm.set_final_state_gradient({Tensor({2, 4}), Tensor({4, 2})});
+  EXPECT_CONTAINS(message_of<ShapeError>([&] {
+                    lstm.backward(Tensor({2, 4}));
+                  }),
+                  "expected each final state gradient to be [2, 4] (batch, units) as the final "
+                  "state, got [4, 2]");
 }
 
 }  // namespace

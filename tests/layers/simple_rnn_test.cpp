@@ -658,7 +658,8 @@ TEST(SimpleRNN, RejectsBadStatesMasksAndBatchesWithClearMessages) {
       [&] {
         rnn.backward(Tensor({2, 5, 4}));
       },
-      "expected each final state gradient to be [2, 4], got [2, 5]");
+      "expected each final state gradient to be [2, 4] (batch, units) as the final state, got [2, "
+      "5]");
   // A wrong dy is reported, not used to index the mask, when masked outputs are zeroed.
   rnn.set_zero_output_for_mask(true);
   rnn.set_mask(Tensor({2, 5}, 1.0f));

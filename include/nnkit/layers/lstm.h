@@ -1,5 +1,6 @@
 // LSTM: the long short-term memory layer, Keras's arguments and PyTorch's weights.
-// For each step t, with x_t [N, F] and the previous state h, c [N, H] (zeros at the start):
+// For each step t, with x_t [N, F] and the previous state h, c [N, H] (the initial state at the
+// start: zeros unless given, see Recurrent):
 //   i = σ(W_ii·x_t + b_ii + W_hi·h + b_hi)      input gate
 //   f = σ(W_if·x_t + b_if + W_hf·h + b_hf)      forget gate
 //   g = tanh(W_ig·x_t + b_ig + W_hg·h + b_hg)   candidate cell
@@ -16,7 +17,7 @@
 
 #include "nnkit/initializers.h"
 #include "nnkit/kernels/activations.h"
-#include "nnkit/layers/layer.h"
+#include "nnkit/layers/recurrent.h"
 
 namespace nnkit {
 
@@ -32,42 +33,56 @@ struct LSTMOptions {
   Initializer bias_initializer = {.name = "zeros"};
   // The forget block of bias_ih starts at 1 (Jozefowicz et al. 2015), as Keras does.
   bool unit_forget_bias = true;
+  // RecurrentArgs, in its order (see recurrent.h for each one's meaning).
   bool return_sequences = false;  // output every step's h [N, T, H], not only the last [N, H]
+  bool return_state = false;      // Keras's extra outputs; in C++ read final_state()
   // Process the steps in reverse order; with return_sequences the output stays in processed
   // (reversed) order, as Keras returns it.
   bool go_backwards = false;
+  bool stateful = false;  // each forward() continues from where the last one ended
+  float dropout = 0.0f;   // fraction of input features dropped in training, same for all steps
 };
 
-class LSTM final : public Layer {
+// forward(), backward(), initial and final states ({h, c}, Keras's order), masks, stateful and
+// step() are Recurrent's; this class supplies the cell. x: [N, T, F] with any T -> [N, H], or
+// [N, T, H] with return_sequences.
+class LSTM final : public Recurrent {
  public:
-  // Throws ValueError on units <= 0, or an unknown or non-element-wise (softmax) activation.
+  // Throws ValueError on units <= 0, dropout outside [0, 1), or an unknown or non-element-wise
+  // (softmax) activation.
   explicit LSTM(LSTMOptions options);
   // {"type": "LSTM", "units": 128, ...}; throws ValueError on unknown or ill-typed arguments.
   static std::unique_ptr<Layer> from_config(const nlohmann::json& config);
 
   std::string type() const override { return "LSTM"; }
-  // input: [T, F] -> [H], or [T, H] with return_sequences. Draws weight_ih, weight_hh, then
-  // bias_ih from rng. Throws ShapeError unless the input is [steps, features].
-  Shape build(const Shape& input, Rng& rng) override;
-  // x: [N, T, F] -> [N, H] (the last processed step's h) or [N, T, H]. Train keeps, time-major,
-  // the input, every step's gates (after activation; before too when an activation's
-  // derivative reads its input), c, activation(c) and h. Buffers are reused while (N, T) stays.
-  Tensor forward(const Tensor& x, Mode mode) override;
-  // dy: the output's shape -> dx: [N, T, F] (empty when the input gradient is not needed).
-  // Adds into the grads of weight_ih, weight_hh, bias_ih and bias_hh.
-  Tensor backward(const Tensor& dy) override;
+  int state_count() const override { return 2; }  // h, c
   // "weight_ih" [4H, F], "weight_hh" [4H, H], then "bias_ih" [4H], "bias_hh" [4H] with use_bias.
   std::vector<Param*> params() override;
   nlohmann::json config() const override;
 
+  // One step on the stream without the sequence machinery: no layout copies, no allocation
+  // but the returned h, the state updated in place. Equal to forward() over the same steps
+  // (up to float rounding: the GEMMs' shapes differ).
+  Tensor step(const Tensor& x_t) override;
+
   const LSTMOptions& options() const { return options_; }
 
  private:
-  std::string who() const;
+  // Draws weight_ih, weight_hh, then bias_ih from rng.
+  void build_cell(int64_t features, Rng& rng) override;
+  // Train keeps, time-major, the input, every step's gates (after activation; before too when
+  // an activation's derivative reads its input), c, activation(c) and h, and the mask pointer.
+  // Buffers are reused while (N, T) stays.
+  Tensor forward_sequence(const Tensor& x, const std::vector<Tensor>& initial,
+                          const float* step_mask, Mode mode) override;
+  Tensor backward_sequence(const Tensor& dy, const std::vector<Tensor>& dfinal) override;
+
   // Sizes the time-major buffers for (batch, steps); keeps them when those are unchanged.
   void reserve(int64_t batch, int64_t steps);
   // One step's element-wise pass: gates from the pre-activations at step s, then c and h.
   void gates_forward(int64_t s);
+  // Masked samples of step s keep the previous h and c (a select after the gate pass).
+  void carry_masked_rows(int64_t s, const float* mask);
   // One step's element-wise pass backward: the pre-activation gate gradients dG at step s
   // from dh at step s and the carried dc (which it updates to dc at step s − 1).
   void gates_backward(int64_t s);
@@ -76,29 +91,35 @@ class LSTM final : public Layer {
   Activation activation_, recurrent_activation_;
   float alpha_, recurrent_alpha_;  // the activations' default alphas (leaky_relu, elu)
   bool keep_preactivations_ = false;
-  int64_t steps_ = 0, features_ = 0;
   Param weight_ih_{"weight_ih", Tensor(), Tensor()};
   Param weight_hh_{"weight_hh", Tensor(), Tensor()};
   Param bias_ih_{"bias_ih", Tensor(), Tensor()};
   Param bias_hh_{"bias_hh", Tensor(), Tensor()};
 
-  // Time-major buffers, in processed order (reversed input with go_backwards), for batch_.
-  int64_t batch_ = 0;
-  bool cached_ = false;  // the buffers hold a Train forward
-  Tensor x_;             // [T, N, F] input
-  Tensor preact_;        // [T, N, 4H] pre-activations, when keep_preactivations_ (else in gates_)
-  Tensor gates_;         // [T, N, 4H] i, f, g, o after their activations
-  Tensor c_;             // [T + 1, N, H]; index 0 is c_{-1} = 0, index t + 1 is c_t
-  Tensor c_act_;         // [T, N, H] activation(c_t)
-  Tensor h_;             // [T + 1, N, H]; index 0 is h_{-1} = 0, index t + 1 is h_t
-  Tensor bias_;          // [4H] bias_ih + bias_hh
+  // Time-major buffers, in processed order (reversed input with go_backwards), for
+  // (batch_, steps_run_) of the last forward_sequence.
+  int64_t batch_ = 0, steps_run_ = 0;
+  bool cached_ = false;                 // the buffers hold a Train forward
+  const float* cached_mask_ = nullptr;  // [T, N] of the cached forward or null; the base owns it
+  Tensor x_;                            // [T, N, F] input
+  Tensor preact_;  // [T, N, 4H] pre-activations, when keep_preactivations_ (else in gates_)
+  Tensor gates_;   // [T, N, 4H] i, f, g, o after their activations
+  Tensor c_;       // [T + 1, N, H]; index 0 is the initial c_{-1}, index t + 1 is c_t
+  Tensor c_act_;   // [T, N, H] activation(c_t)
+  Tensor h_;       // [T + 1, N, H]; index 0 is the initial h_{-1}, index t + 1 is h_t
+  Tensor bias_;    // [4H] bias_ih + bias_hh
   // Backward.
   Tensor dgates_;  // [T, N, 4H] gradients of the pre-activations
-  Tensor dh_;      // [T, N, H] dL/dh_t: dy's part, then the recurrent part added at step t + 1
-  Tensor dc_;      // [N, H] dL/dc carried backward through time
-  Tensor dc_act_;  // [N, H] scratch: dL/d activation(c)
-  Tensor dbias_;   // [4H] Σ of dgates_ rows, added into both biases' grads
-  Tensor dx_;      // [T, N, F]
+  // [T + 1, N, H], index s + 1 is dL/dh_s: dy's part, then the recurrent part added at step
+  // s + 1; index 0 is dL/dh_{-1}, the initial h's gradient.
+  Tensor dh_;
+  Tensor dc_;        // [N, H] dL/dc carried backward through time
+  Tensor dc_act_;    // [N, H] scratch: dL/d activation(c)
+  Tensor dc_saved_;  // [N, H] masked rows' dc across a step's gate pass
+  Tensor dbias_;     // [4H] Σ of dgates_ rows, added into both biases' grads
+  Tensor dx_;        // [T, N, F]
+  // step(): [N, 4H] pre-activations then gates, [N, H] activation(c).
+  Tensor step_gates_, step_c_act_;
 };
 
 }  // namespace nnkit

@@ -88,7 +88,7 @@ class Recurrent : public Layer {
   // Streaming inference, one time step at a time: x_t [batch, features] -> h [batch, units],
   // continuing from where the last step() ended (zeros at first and after reset_states()).
   // Equal to forward() over the steps given so far. Runs in inference mode and discards what
-  // a forward(x, Train) kept for backward().
+  // a forward(x, Train) kept for backward(). Throws ValueError with go_backwards.
   virtual Tensor step(const Tensor& x_t);
   // The state step() carries (empty before the first step).
   const std::vector<Tensor>& stream_state() const { return stream_state_; }
@@ -119,6 +119,10 @@ class Recurrent : public Layer {
   virtual Tensor backward_sequence(const Tensor& dy, const std::vector<Tensor>& dfinal) = 0;
   // Keras-style class name and units for messages: "LSTM(units=128)".
   std::string who() const;
+  // What step() checks before it runs: built, x_t [batch, features] with the batch of the
+  // stream carried so far, and not go_backwards (a stream cannot be read last step first).
+  // For layers that override step() with a faster one.
+  void check_step_input(const Tensor& x_t) const;
 
   // Reads units (required), return_sequences, return_state, go_backwards, stateful and
   // dropout from a spec; writes them into a config().
@@ -130,13 +134,14 @@ class Recurrent : public Layer {
   int64_t steps_ = 0, features_ = 0;  // of the built input shape
   std::vector<Tensor> final_state_;
   std::vector<Tensor> initial_state_grad_;
+  // The state step() carries (where the last step ended); an overriding step() updates it.
+  std::vector<Tensor> stream_state_;
 
  private:
   std::vector<Tensor> resolve_initial_state(int64_t batch);
 
   std::vector<Tensor> initial_state_;     // for the next forward only
   std::vector<Tensor> carried_state_;     // stateful: where the last forward ended
-  std::vector<Tensor> stream_state_;      // step(): where the last step ended
   Tensor step_x_;                         // step(): x_t as [batch, 1, features]
   std::vector<Tensor> final_state_grad_;  // for the next backward only
   Tensor mask_;                           // [N, T] for the next forward only
