@@ -153,22 +153,27 @@ void pack_half(const nnkit::PackedMatrix& packed, HalfPacked& half) {
                                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
 
-// y += A·x for rows a multiple of 128 (full panels only).
+// y += A·x for rows a multiple of 128 and an even number of columns; two accumulator sets,
+// as gemv_packed.
 void gemv_half(const HalfPacked& a, const float* x, float* y) {
   for (int64_t i0 = 0; i0 < a.rows; i0 += 128) {
     const uint16_t* panel = a.data.data() + i0 * a.cols;
-    __m512 acc[8];
-    for (auto& v : acc) v = _mm512_setzero_ps();
-    for (int64_t j = 0; j < a.cols; ++j) {
-      const __m512 xb = _mm512_set1_ps(x[j]);
-      for (int v = 0; v < 8; ++v)
-        acc[v] = _mm512_fmadd_ps(
-            _mm512_maskz_cvtph_ps(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(
-                                              panel + j * 128 + 16 * v))),
-            xb, acc[v]);
-    }
+    __m512 acc[2][8];
+    for (auto& set : acc)
+      for (auto& v : set) v = _mm512_setzero_ps();
+    for (int64_t j = 0; j < a.cols; j += 2)
+      for (int s = 0; s < 2; ++s) {
+        const __m512 xb = _mm512_set1_ps(x[j + s]);
+        const uint16_t* column = panel + (j + s) * 128;
+        for (int v = 0; v < 8; ++v)
+          acc[s][v] = _mm512_fmadd_ps(
+              _mm512_maskz_cvtph_ps(
+                  0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(column + 16 * v))),
+              xb, acc[s][v]);
+      }
     for (int v = 0; v < 8; ++v)
-      _mm512_storeu_ps(y + i0 + 16 * v, _mm512_add_ps(acc[v], _mm512_loadu_ps(y + i0 + 16 * v)));
+      _mm512_storeu_ps(y + i0 + 16 * v, _mm512_add_ps(_mm512_add_ps(acc[0][v], acc[1][v]),
+                                                      _mm512_loadu_ps(y + i0 + 16 * v)));
   }
 }
 

@@ -59,12 +59,12 @@ void store(float* y, __m512 v, __mmask16 mask, bool accumulate) {
 }
 
 // y[16·NV] (lanes past `last` in the last vector excluded) = Σ_i x[i] · a[i, 0:16·NV]: the
-// broadcast-FMA form, no horizontal sums. Narrow blocks keep several accumulator sets so that
-// at least 8 FMAs are in flight (4 cycles of latency, 2 per cycle).
+// broadcast-FMA form, no horizontal sums. Consecutive rows alternate between 2 accumulator
+// sets (4 for narrow blocks) so that 16 FMAs can wait on their loads from L2 at once.
 template <int NV>
 void axpy_rows(const float* a, int64_t lda, int64_t m, const float* x, float* y, __mmask16 last,
                bool accumulate) {
-  constexpr int kSets = NV >= 5 ? 1 : NV >= 3 ? 2 : 4;
+  constexpr int kSets = NV >= 3 ? 2 : 4;
   __m512 acc[kSets][NV];
   for (auto& set : acc)
     for (auto& v : set) v = _mm512_setzero_ps();
