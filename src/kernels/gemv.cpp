@@ -152,7 +152,7 @@ void gemv(int64_t m, int64_t k, const float* a, int64_t lda, const float* x, flo
 void gemv_transposed(int64_t m, int64_t k, const float* a, int64_t lda, const float* x, float* y,
                      bool accumulate) {
 #ifdef __AVX512F__
-  // Column blocks of up to 128: eight accumulators, each row broadcast into them.
+  // Column blocks of up to 128 (eight vectors): each row of A times x[i], added into them.
   for (int64_t j0 = 0; j0 < k; j0 += 128) {
     const int64_t cols = std::min<int64_t>(128, k - j0);
     const int nv = static_cast<int>((cols + 15) / 16);
