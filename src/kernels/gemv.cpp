@@ -120,6 +120,14 @@ void axpy_rows(int nv, const float* a, int64_t lda, int64_t m, const float* x, f
 
 }  // namespace
 
+bool gemv_is_vectorized() {
+#ifdef __AVX512F__
+  return true;
+#else
+  return false;
+#endif
+}
+
 void gemv(int64_t m, int64_t k, const float* a, int64_t lda, const float* x, float* y,
           bool accumulate) {
 #ifdef __AVX512F__

@@ -135,6 +135,14 @@ TEST(Gemv, RepackingASmallerMatrixReusesTheStorage) {
   expect_near_each(small, y, y_ref, false, false);
 }
 
+TEST(Gemv, SaysWhetherItIsVectorized) {
+#ifdef __AVX512F__
+  EXPECT_TRUE(gemv_is_vectorized());
+#else
+  EXPECT_FALSE(gemv_is_vectorized());
+#endif
+}
+
 TEST(Gemv, EmptyProductsGiveZeros) {
   float y[2] = {NAN, NAN};
   gemv_transposed(0, 2, nullptr, 2, nullptr, y, false);
