@@ -7,6 +7,7 @@
 #include "nnkit/error.h"
 #include "nnkit/kernels/elementwise.h"
 #include "nnkit/kernels/gemm.h"
+#include "nnkit/kernels/gemv.h"
 #include "nnkit/kernels/threads.h"
 #include "sequence_layout.h"
 #include "spec_reader.h"
@@ -93,13 +94,21 @@ void cell_forward(const CellActivations& a, int64_t batch, int64_t units, const 
   });
 }
 
-// y[n, :] += W·x[n, :] for each of `batch` rows, W [rows, cols] row-major: step()'s products,
-// matrix-vector products at batch 1. The place for nnkit::gemv (include/nnkit/kernels/gemv.h,
-// branch `gemv`), written for them: once it lands, at small batches each row becomes
-//   gemv(rows, cols, w, cols, x + n * cols, y + n * rows, /*accumulate=*/true);
-// oneDNN's GEMM until then, whose call overhead is most of a batch-1 step.
+// At batch 1 a step's products are matrix-vector products, where a library GEMM call costs
+// more than the arithmetic: the hand-written kernels of nnkit/kernels/gemv.h take them (when
+// built with AVX-512; bench/README.md has the figures).
+bool use_gemv(int64_t batch) { return batch == 1 && gemv_is_vectorized(); }
+// From this many steps a batch-1 forward packs W_hh for gemv_packed (13.5 µs at LSTM(128),
+// saving about 1 µs a step); shorter ones run gemv on W_hh as stored.
+constexpr int64_t kPackFromSteps = 16;
+
+// y[n, :] += W·x[n, :] for each of `batch` rows, W [rows, cols] row-major: step()'s products.
 void multiply_add_transposed(int64_t batch, int64_t rows, int64_t cols, const float* x,
                              const float* w, float* y) {
+  if (use_gemv(batch)) {
+    gemv(rows, cols, w, cols, x, y, /*accumulate=*/true);
+    return;
+  }
   gemm(Trans::No, Trans::Yes, batch, rows, cols, 1.0f, x, cols, w, cols, 1.0f, y, rows);
 }
 
@@ -208,10 +217,19 @@ Tensor LSTM::forward_sequence(const Tensor& x, const std::vector<Tensor>& initia
   // Z_s += h_{s−1}·W_hhᵀ. A zero initial h (the usual start) adds nothing at step 0: skip it.
   const bool zero_start =
       std::all_of(h_.data(), h_.data() + batch * units, [](float v) { return v == 0.0f; });
+  // The weights may have changed since the last forward (nnkit keeps no version of them), so
+  // a packed copy is made anew for each long enough batch-1 forward, never inside the loop.
+  const bool packed = use_gemv(batch) && steps >= kPackFromSteps;
+  if (packed) pack_rows(weight_hh_.value.data(), gates, units, units, packed_weight_hh_);
   auto add_recurrent = [&](int64_t s) {
     if (s == 0 && zero_start) return;
-    gemm(Trans::No, Trans::Yes, batch, gates, units, 1.0f, h_.data() + s * batch * units, units,
-         weight_hh_.value.data(), units, 1.0f, z + s * batch * gates, gates);
+    const float* h_prev = h_.data() + s * batch * units;
+    float* z_s = z + s * batch * gates;
+    if (packed) {
+      gemv_packed(packed_weight_hh_, h_prev, z_s, /*accumulate=*/true);
+    } else {
+      multiply_add_transposed(batch, gates, units, h_prev, weight_hh_.value.data(), z_s);
+    }
   };
   {
     SingleThreadScope one_thread(batch * gates * units < kThreadedStepMacs);
@@ -296,8 +314,14 @@ Tensor LSTM::backward_sequence(const Tensor& dy, const std::vector<Tensor>& dfin
   // gradient, which starts at zero.
   std::fill_n(dh_.data(), batch * units, 0.0f);
   auto add_recurrent = [&](int64_t s) {
-    gemm(Trans::No, Trans::No, batch, units, gates, 1.0f, dgates_.data() + s * batch * gates, gates,
-         weight_hh_.value.data(), units, 1.0f, dh_.data() + s * batch * units, units);
+    const float* dg = dgates_.data() + s * batch * gates;
+    float* dh_prev = dh_.data() + s * batch * units;
+    if (use_gemv(batch)) {
+      gemv_transposed(gates, units, weight_hh_.value.data(), units, dg, dh_prev, true);
+    } else {
+      gemm(Trans::No, Trans::No, batch, units, gates, 1.0f, dg, gates, weight_hh_.value.data(),
+           units, 1.0f, dh_prev, units);
+    }
   };
   {
     SingleThreadScope one_thread(batch * gates * units < kThreadedStepMacs);

@@ -17,6 +17,7 @@
 
 #include "nnkit/initializers.h"
 #include "nnkit/kernels/activations.h"
+#include "nnkit/kernels/gemv.h"
 #include "nnkit/layers/recurrent.h"
 
 namespace nnkit {
@@ -120,6 +121,8 @@ class LSTM final : public Recurrent {
   Tensor dx_;        // [T, N, F]
   // step(): [N, 4H] pre-activations then gates, [N, H] activation(c).
   Tensor step_gates_, step_c_act_;
+  // A batch-1 forward's copy of weight_hh packed for gemv_packed (kernels/gemv.h).
+  PackedMatrix packed_weight_hh_;
 };
 
 }  // namespace nnkit
