@@ -9,12 +9,17 @@
 #include "nnkit/error.h"
 #include "nnkit/kernels/elementwise.h"
 #include "nnkit/kernels/gemm.h"
+#include "nnkit/kernels/gemv.h"
 #include "sequence_layout.h"
 #include "spec_reader.h"
 
 namespace nnkit {
 
 namespace {
+
+// At batch 1 a step's recurrent product is a matrix-vector product, where a library GEMM call
+// costs more than the arithmetic: the hand-written kernels of nnkit/kernels/gemv.h take it.
+bool use_gemv(int64_t batch) { return batch == 1 && gemv_is_vectorized(); }
 
 // Below this many elements of a step a parallel region costs more than it saves.
 constexpr int64_t kParallelThreshold = 1 << 15;
@@ -257,7 +262,9 @@ Tensor GRU::forward_sequence(const Tensor& x, const std::vector<Tensor>& initial
     } else if (!recurrent) {
       std::fill_n(grec, batch * width, 0.0f);
     }
-    if (recurrent) {
+    if (recurrent && use_gemv(batch)) {
+      gemv(width, units, weight_hh_.value.data(), units, h, grec, options_.use_bias);
+    } else if (recurrent) {
       gemm(Trans::No, Trans::Yes, batch, width, units, 1.0f, h, units, weight_hh_.value.data(),
            units, options_.use_bias ? 1.0f : 0.0f, grec, width);
     }
@@ -312,8 +319,12 @@ Tensor GRU::backward_sequence(const Tensor& dy, const std::vector<Tensor>& dfina
       detail::carry_masked_rows(batch, units, mask, dh_.data(), dh_prev_.data());
     }
     // Also at s = 0: dh_{−1} is the initial state's gradient.
-    gemm(Trans::No, Trans::No, batch, units, width, 1.0f, dgrec, width, weight_hh_.value.data(),
-         units, 1.0f, dh_prev_.data(), units);
+    if (use_gemv(batch)) {
+      gemv_transposed(width, units, weight_hh_.value.data(), units, dgrec, dh_prev_.data(), true);
+    } else {
+      gemm(Trans::No, Trans::No, batch, units, width, 1.0f, dgrec, width, weight_hh_.value.data(),
+           units, 1.0f, dh_prev_.data(), units);
+    }
     std::swap(dh_, dh_prev_);
   }
   initial_state_grad_.resize(1);
