@@ -143,13 +143,7 @@ void step_backward(const GateActivations& f, int64_t batch, int64_t units, const
 }  // namespace
 
 GRU::GRU(GRUOptions options)
-    : Recurrent("GRU", {.units = options.units,
-                        .return_sequences = options.return_sequences,
-                        .return_state = options.return_state,
-                        .go_backwards = options.go_backwards,
-                        .stateful = options.stateful,
-                        .dropout = options.dropout}),
-      options_(std::move(options)) {
+    : Recurrent("GRU", detail::shared_args(options)), options_(std::move(options)) {
   activation_ = detail::parse_elementwise_activation(who(), "activation", options_.activation);
   recurrent_activation_ = detail::parse_elementwise_activation(who(), "recurrent_activation",
                                                                options_.recurrent_activation);
@@ -161,14 +155,8 @@ GRU::GRU(GRUOptions options)
 
 std::unique_ptr<Layer> GRU::from_config(const nlohmann::json& config) {
   detail::SpecReader args("GRU", config);
-  const RecurrentArgs shared = read_args(args);
   GRUOptions o;
-  o.units = shared.units;
-  o.return_sequences = shared.return_sequences;
-  o.return_state = shared.return_state;
-  o.go_backwards = shared.go_backwards;
-  o.stateful = shared.stateful;
-  o.dropout = shared.dropout;
+  detail::set_shared_args(read_args(args), o);
   // Keras writes "activation": null for linear.
   o.activation = args.get_string("activation", args.has("activation") ? "linear" : o.activation);
   o.recurrent_activation = args.get_string(

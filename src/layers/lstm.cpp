@@ -123,13 +123,7 @@ void copy_masked_rows(int64_t batch, int64_t units, const float* mask, const flo
 }  // namespace
 
 LSTM::LSTM(LSTMOptions options)
-    : Recurrent("LSTM", {.units = options.units,
-                         .return_sequences = options.return_sequences,
-                         .return_state = options.return_state,
-                         .go_backwards = options.go_backwards,
-                         .stateful = options.stateful,
-                         .dropout = options.dropout}),
-      options_(std::move(options)) {
+    : Recurrent("LSTM", detail::shared_args(options)), options_(std::move(options)) {
   activation_ = detail::parse_elementwise_activation(who(), "activation", options_.activation);
   recurrent_activation_ = detail::parse_elementwise_activation(who(), "recurrent_activation",
                                                                options_.recurrent_activation);
@@ -141,9 +135,8 @@ LSTM::LSTM(LSTMOptions options)
 
 std::unique_ptr<Layer> LSTM::from_config(const nlohmann::json& config) {
   detail::SpecReader args("LSTM", config);
-  const RecurrentArgs shared = Recurrent::read_args(args);
   LSTMOptions o;
-  o.units = shared.units;
+  detail::set_shared_args(read_args(args), o);
   o.activation = args.get_string("activation", o.activation);
   o.recurrent_activation = args.get_string("recurrent_activation", o.recurrent_activation);
   o.use_bias = args.get_bool("use_bias", o.use_bias);
@@ -151,11 +144,6 @@ std::unique_ptr<Layer> LSTM::from_config(const nlohmann::json& config) {
   o.recurrent_initializer = args.get_initializer("recurrent_initializer", o.recurrent_initializer);
   o.bias_initializer = args.get_initializer("bias_initializer", o.bias_initializer);
   o.unit_forget_bias = args.get_bool("unit_forget_bias", o.unit_forget_bias);
-  o.return_sequences = shared.return_sequences;
-  o.return_state = shared.return_state;
-  o.go_backwards = shared.go_backwards;
-  o.stateful = shared.stateful;
-  o.dropout = shared.dropout;
   args.finish();
   return std::make_unique<LSTM>(std::move(o));
 }

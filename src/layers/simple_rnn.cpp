@@ -14,27 +14,15 @@
 namespace nnkit {
 
 SimpleRNN::SimpleRNN(SimpleRNNOptions options)
-    : Recurrent("SimpleRNN", {.units = options.units,
-                              .return_sequences = options.return_sequences,
-                              .return_state = options.return_state,
-                              .go_backwards = options.go_backwards,
-                              .stateful = options.stateful,
-                              .dropout = options.dropout}),
-      options_(std::move(options)) {
+    : Recurrent("SimpleRNN", detail::shared_args(options)), options_(std::move(options)) {
   activation_ = detail::parse_elementwise_activation(who(), "activation", options_.activation);
   alpha_ = activation_default_alpha(activation_);
 }
 
 std::unique_ptr<Layer> SimpleRNN::from_config(const nlohmann::json& config) {
   detail::SpecReader args("SimpleRNN", config);
-  const RecurrentArgs shared = read_args(args);
   SimpleRNNOptions o;
-  o.units = shared.units;
-  o.return_sequences = shared.return_sequences;
-  o.return_state = shared.return_state;
-  o.go_backwards = shared.go_backwards;
-  o.stateful = shared.stateful;
-  o.dropout = shared.dropout;
+  detail::set_shared_args(read_args(args), o);
   // Keras writes "activation": null for linear.
   o.activation = args.get_string("activation", args.has("activation") ? "linear" : o.activation);
   o.use_bias = args.get_bool("use_bias", o.use_bias);

@@ -39,6 +39,29 @@ struct RecurrentArgs {
   float dropout = 0.0f;
 };
 
+namespace detail {
+// The shared fields of a layer's options struct (LSTMOptions, GRUOptions, SimpleRNNOptions),
+// which keeps them as its own members so that designated initializers can name them.
+template <class Options>
+RecurrentArgs shared_args(const Options& o) {
+  return {.units = o.units,
+          .return_sequences = o.return_sequences,
+          .return_state = o.return_state,
+          .go_backwards = o.go_backwards,
+          .stateful = o.stateful,
+          .dropout = o.dropout};
+}
+template <class Options>
+void set_shared_args(const RecurrentArgs& args, Options& o) {
+  o.units = args.units;
+  o.return_sequences = args.return_sequences;
+  o.return_state = args.return_state;
+  o.go_backwards = args.go_backwards;
+  o.stateful = args.stateful;
+  o.dropout = args.dropout;
+}
+}  // namespace detail
+
 class Recurrent : public Layer {
  public:
   int64_t units() const { return args_.units; }
