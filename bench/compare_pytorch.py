@@ -7,7 +7,15 @@ and in PyTorch, alternating the two for --rounds rounds, and reports the median 
 their ratio: absolute times drift on a shared machine, ratios measured side by side much
 less. Also reports nnkit::gemm against a raw dnnl_sgemm call and against torch.mm.
 
+The recurrent comparison (--suite rnn, or all, the default): training steps of LSTM and GRU
+models (forward, MSE loss on a Dense(1) head over the last output, backward, SGD) in nnkit
+(`nnkit bench --json`) and in PyTorch under three settings -- (a) as installed, (b) tuned:
+OpenBLAS forced to SkylakeX, 1 torch thread, 2 OpenBLAS threads, (c) OpenBLAS forced to
+SkylakeX, 2 torch threads, 1 OpenBLAS thread -- with the ratio of the fastest PyTorch to
+nnkit; a one-step streaming forward at batch 1, and the peak resident set of a training run.
+
     bench/compare_pytorch.py [--build DIR] [--rounds N] [--threads N] [--json] [--torch-only]
+                             [--suite all|mlp|rnn] [--models lstm,gru] [--configs NAME,...]
 
 PyTorch runs in a child process, because OpenBLAS and OpenMP read their environment when
 torch is imported. See bench/README.md for the settings and why.
@@ -28,6 +36,31 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLES = 60000  # what BM_MlpFitEpoch trains on
 EPOCHS_PER_ROUND = 3  # BM_MlpFitEpoch runs 3 iterations; the torch child does the same
 MATMUL_N = 2048
+
+# The recurrent configurations, as `nnkit bench` names them: input features I, hidden units H,
+# stacked layers (all but the last return sequences), batch, time steps. "stream" is one
+# forward of a single time step at batch 1 (torch: LSTMCell/GRUCell with the state carried).
+RNN_CONFIGS = {
+    "reference": (6, 128, 1, 1, 64),
+    "batch32": (6, 128, 1, 32, 64),
+    "stacked": (64, 256, 2, 64, 100),
+    "wide": (256, 512, 1, 128, 50),
+    "stream": (6, 128, 1, 1, 1),
+}
+RNN_MODELS = ("lstm", "gru")
+RNN_INNER_ROUNDS = 3  # timed rounds inside each nnkit or torch run; their median is the run's figure
+RNN_WARMUP = 2  # untimed steps first, on both sides
+# The PyTorch settings. (a) strips what the caller's environment may hold, so that it is
+# torch as a user gets it; (b) and (c) set exactly the variables named, before torch loads.
+TORCH_SETTINGS = {
+    "a": {"label": "as installed", "env": {}, "torch_threads": None},
+    "b": {"label": "SkylakeX, 1 torch thread, 2 BLAS threads",
+          "env": {"OPENBLAS_CORETYPE": "SkylakeX", "OPENBLAS_NUM_THREADS": "2"}, "torch_threads": 1},
+    "c": {"label": "SkylakeX, 2 torch threads, 1 BLAS thread",
+          "env": {"OPENBLAS_CORETYPE": "SkylakeX", "OPENBLAS_NUM_THREADS": "1"}, "torch_threads": 2},
+}
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "GOTO_NUM_THREADS",
+               "MKL_NUM_THREADS")
 
 
 def fail(message, code=2):
@@ -55,6 +88,8 @@ def torch_worker(args):
     import numpy as np
     import torch
 
+    if args.torch_worker == "rnn":
+        return torch_rnn_worker(args)
     torch.set_num_threads(args.threads)
     out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_name()}
     if args.torch_worker == "matmul":
@@ -93,6 +128,73 @@ def torch_worker(args):
             times.append((time.perf_counter() - t0) * 1e3)
         out["epoch_ms"] = times
         out["loss"] = loss_sum / n
+    print(json.dumps(out))
+
+
+def time_rounds(step, rounds, warmup):
+    """As `nnkit bench`: warm-up, then rounds of about 0.2 s; ms per step of each round."""
+    fastest = float("inf")
+    for _ in range(max(warmup, 1)):  # the fastest warm-up step sizes the rounds, as in nnkit bench
+        t0 = time.perf_counter()
+        step()
+        fastest = min(fastest, (time.perf_counter() - t0) * 1e3)
+    per_round = int(min(max(200.0 / max(fastest, 1e-3), 1), 10000))
+    round_ms = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(per_round):
+            step()
+        round_ms.append((time.perf_counter() - t0) * 1e3 / per_round)
+    return round_ms, per_round
+
+
+def torch_rnn_worker(args):
+    import numpy as np
+    import torch
+
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
+    nn = torch.nn
+    out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_name(),
+           "results": []}
+    for model_name in args.models.split(","):
+        for config in args.configs.split(","):
+            features, units, layers, batch, steps = RNN_CONFIGS[config]
+            rng = np.random.default_rng(7)
+            x = torch.from_numpy(rng.uniform(-1, 1, (batch, steps, features)).astype(np.float32))
+            y = torch.from_numpy(rng.uniform(-1, 1, (batch, 1)).astype(np.float32))
+            torch.manual_seed(1)
+            loss_value = None
+            if config == "stream":
+                cell = (nn.LSTMCell if model_name == "lstm" else nn.GRUCell)(features, units)
+                x1 = x[:, 0]
+                state = [None]
+
+                def step():
+                    with torch.no_grad():  # inference, as nnkit's Mode::Infer
+                        state[0] = cell(x1, state[0])  # the state carried from step to step
+            else:
+                rnn = (nn.LSTM if model_name == "lstm" else nn.GRU)(features, units, num_layers=layers,
+                                                                   batch_first=True)
+                head = nn.Linear(units, 1)
+                params = list(rnn.parameters()) + list(head.parameters())
+                optimizer = torch.optim.SGD(params, lr=0.01)
+                loss_fn = nn.MSELoss()
+                last = [0.0]
+
+                def step():
+                    optimizer.zero_grad(set_to_none=True)
+                    seq, _ = rnn(x)
+                    loss = loss_fn(head(seq[:, -1]), y)
+                    loss.backward()
+                    optimizer.step()
+                    last[0] = loss.item()  # as train_on_batch, which returns the loss
+            round_ms, per_round = time_rounds(step, args.inner_rounds, RNN_WARMUP)
+            if config != "stream":
+                loss_value = last[0]
+            out["results"].append({"model": model_name, "config": config, "round_ms": round_ms,
+                                   "steps_per_round": per_round, "ms_per_step": statistics.median(round_ms),
+                                   "loss": loss_value})
     print(json.dumps(out))
 
 
@@ -154,6 +256,95 @@ def find(results, prefix):
     return hits[0]
 
 
+# --- the recurrent comparison --------------------------------------------------------------
+
+def rnn_torch_env(setting):
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
+    env.update(TORCH_SETTINGS[setting]["env"])
+    return env
+
+
+def run_child(cmd, env, who):
+    """Runs cmd; returns (stdout, peak resident set in MiB from wait4: ru_maxrss of the child)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            fail(f"{who} failed (exit {proc.returncode}):\n{err.read()}", code=1)
+        return out.read(), usage.ru_maxrss / 1024.0  # Linux: KiB
+
+
+def run_nnkit_rnn(args, models, configs):
+    cmd = [str(args.build / "nnkit"), "--threads", str(args.threads), "bench", "--json",
+           "--model", models if "," not in models else "all", "--config", configs,
+           "--rounds", str(RNN_INNER_ROUNDS), "--warmup", str(RNN_WARMUP)]
+    text, rss = run_child(cmd, dict(os.environ, OMP_NUM_THREADS=str(args.threads)), "nnkit bench")
+    data = json.loads(text)
+    return {(r["model"], r["config"]): r for r in data["results"]}, rss
+
+
+def run_torch_rnn(args, setting, models, configs):
+    torch_threads = TORCH_SETTINGS[setting]["torch_threads"]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--torch-worker", "rnn", "--models", models,
+           "--configs", configs, "--inner-rounds", str(RNN_INNER_ROUNDS)]
+    if torch_threads:
+        cmd += ["--torch-threads", str(torch_threads)]
+    text, rss = run_child(cmd, rnn_torch_env(setting), f"the PyTorch child ({setting})")
+    data = json.loads(text.strip().splitlines()[-1])
+    data["by_key"] = {(r["model"], r["config"]): r for r in data["results"]}
+    return data, rss
+
+
+def run_rnn(args, say):
+    models = [m for m in args.models.split(",") if m]
+    configs = [c for c in args.configs.split(",") if c]
+    m_arg, c_arg = ",".join(models), ",".join(configs)
+    sides = ["nnkit", "a", "b", "c"] if not args.torch_only else ["a", "b", "c"]
+    times = {side: {} for side in sides}  # side -> (model, config) -> [ms per round]
+    info = {}
+    for r in range(args.rounds):
+        # Alternate the order, so that a slow spell of the machine does not always hit one side.
+        for side in (sides if r % 2 == 0 else sides[::-1]):
+            say(f"round {r + 1}/{args.rounds}: {'nnkit' if side == 'nnkit' else 'PyTorch (' + side + ')'} recurrent")
+            if side == "nnkit":
+                by_key, _ = run_nnkit_rnn(args, m_arg, c_arg)
+            else:
+                info[side], _ = run_torch_rnn(args, side, m_arg, c_arg)
+                by_key = info[side]["by_key"]
+            for key, res in by_key.items():
+                times[side].setdefault(key, []).append(res["ms_per_step"])
+
+    rows = []
+    for model in models:
+        for config in configs:
+            key = (model, config)
+            med = {side: statistics.median(times[side][key]) for side in sides}
+            fastest = min(("a", "b", "c"), key=lambda s: med[s])
+            rows.append({"model": model, "config": config, "shape": RNN_CONFIGS[config],
+                         "nnkit_ms": med.get("nnkit"), "torch_ms": {s: med[s] for s in "abc"},
+                         "fastest": fastest,
+                         "ratio": med[fastest] / med["nnkit"] if "nnkit" in med else None})
+
+    # Memory: a training run of the reference configuration, each in its own child process.
+    memory = {}
+    if "lstm" in models:
+        say("peak resident set: the reference LSTM training run")
+        if not args.torch_only:
+            _, memory["nnkit"] = run_nnkit_rnn(args, "lstm", "reference")
+        for s in "abc":
+            _, memory[s] = run_torch_rnn(args, s, "lstm", "reference")
+    for s in "abc":
+        info[s].pop("by_key", None)
+    settings = {s: {"label": TORCH_SETTINGS[s]["label"], "env": TORCH_SETTINGS[s]["env"],
+                    "torch_threads": info[s]["threads"], "blas": info[s]["blas"]} for s in "abc"}
+    return {"rows": rows, "peak_rss_mib": memory, "torch_settings": settings,
+            "rounds": {side: {f"{m}/{c}": v for (m, c), v in t.items()} for side, t in times.items()},
+            "inner_rounds": RNN_INNER_ROUNDS, "warmup": RNN_WARMUP}
+
+
 # --- the run -------------------------------------------------------------------------------
 
 def main():
@@ -165,22 +356,38 @@ def main():
                                                                "and torch (set_num_threads) (default: 2)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--torch-only", action="store_true", help="measure PyTorch alone (no build needed)")
+    parser.add_argument("--suite", choices=["all", "mlp", "rnn"], default="all",
+                        help="the MLP and GEMM comparison, the recurrent one, or both (default: all)")
+    parser.add_argument("--models", default=",".join(RNN_MODELS), help="recurrent models (default: %(default)s)")
+    parser.add_argument("--configs", default=",".join(RNN_CONFIGS),
+                        help="recurrent configurations (default: %(default)s)")
     parser.add_argument("--samples", type=int, default=SAMPLES, help=argparse.SUPPRESS)  # smoke tests
-    parser.add_argument("--torch-worker", choices=["mlp", "matmul"], help=argparse.SUPPRESS)  # the child
+    parser.add_argument("--torch-worker", choices=["mlp", "matmul", "rnn"], help=argparse.SUPPRESS)  # the child
+    parser.add_argument("--torch-threads", type=int, help=argparse.SUPPRESS)  # rnn child; None: torch's default
+    parser.add_argument("--inner-rounds", type=int, default=RNN_INNER_ROUNDS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rounds < 1 or args.threads < 1 or args.samples < 1:
         parser.error("--rounds, --threads and --samples must be positive")
     if args.samples != SAMPLES and not (args.torch_only or args.torch_worker):
         parser.error(f"--samples other than {SAMPLES} only with --torch-only (dense_bench trains on {SAMPLES})")
+    for name in args.models.split(","):
+        if name not in RNN_MODELS:
+            parser.error(f"--models: unknown model '{name}'; expected {', '.join(RNN_MODELS)}")
+    for name in args.configs.split(","):
+        if name not in RNN_CONFIGS:
+            parser.error(f"--configs: unknown configuration '{name}'; expected {', '.join(RNN_CONFIGS)}")
 
     ensure_torch()
     if args.torch_worker:
         return torch_worker(args)
 
-    dense = args.build / "bench" / "dense_bench"
-    gemm = args.build / "bench" / "gemm_bench"
+    needed = []
+    if args.suite in ("all", "mlp"):
+        needed += [args.build / "bench" / "dense_bench", args.build / "bench" / "gemm_bench"]
+    if args.suite in ("all", "rnn"):
+        needed.append(args.build / "nnkit")
     if not args.torch_only:
-        missing = [str(p) for p in (dense, gemm) if not os.access(p, os.X_OK)]
+        missing = [str(p) for p in needed if not os.access(p, os.X_OK)]
         if missing:
             build = os.path.relpath(args.build)
             build = build if not build.startswith("..") else str(args.build)
@@ -192,6 +399,27 @@ def main():
         print(f"compare_pytorch.py: warning: the machine is busy (1-minute load {load_before:.1f} on "
               f"{os.cpu_count()} cores): OpenMP code on busy cores slows unevenly; figures will be unreliable",
               file=sys.stderr)
+    report = {}
+    if args.suite in ("all", "mlp"):
+        report.update(run_mlp(args, say))
+    if args.suite in ("all", "rnn"):
+        report["rnn"] = run_rnn(args, say)
+    report["machine"] = {"load_before": load_before, "load_after": os.getloadavg()[0],
+                         "cores": os.cpu_count(), "threads": args.threads, "rounds": args.rounds,
+                         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        if "rows" in report:
+            print_table(report)
+        if "rnn" in report:
+            print_rnn_table(report["rnn"], report["machine"])
+
+
+def run_mlp(args, say):
+    dense = args.build / "bench" / "dense_bench"
+    gemm = args.build / "bench" / "gemm_bench"
+    load_before = os.getloadavg()[0]
     nnkit_ms, torch_ms, torch_info = [], [], {}
     for r in range(args.rounds):
         # Alternate who goes first, so a slow spell of the machine does not always hit the same side.
@@ -229,17 +457,13 @@ def main():
     for n in (1024, 2048):
         rows.append(row(f"sgemm {n}", "GFLOP/s", gflops("BM_NnkitGemm", n), "raw dnnl_sgemm",
                         gflops("BM_RawDnnlSgemm", n), True))
-    report = {
+    return {
         "rows": rows,
         "rounds": {"nnkit_mlp_ms": nnkit_ms, "torch_mlp_ms": torch_ms},
         "settings": {"load_before": load_before, "load_after": os.getloadavg()[0], "threads": args.threads, "rounds": args.rounds, "torch": torch_info.get("torch"),
                      "torch_blas": torch_info.get("blas"), "OPENBLAS_CORETYPE": "SkylakeX",
                      "OPENBLAS_NUM_THREADS": {"mlp": 1, "matmul": args.threads}},
     }
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print_table(report)
 
 
 def print_table(report):
@@ -255,6 +479,32 @@ def print_table(report):
     print(f"\nratio > 1: nnkit faster (other's time / nnkit's time). MLP: median of {s['rounds']} interleaved "
           f"rounds, each the mean of {EPOCHS_PER_ROUND} epochs. {s['threads']} threads; torch {s['torch']} "
           f"on {s['torch_blas']}.")
+
+
+def print_rnn_table(rnn, machine):
+    ms = lambda v: "-" if v is None else (f"{v:.3f}" if v < 1 else f"{v:.2f}" if v < 100 else f"{v:.0f}")
+    lines = [("model", "config (I, H, layers, batch, T)", "nnkit ms", "torch (a)", "(b)", "(c)", "ratio")]
+    for r in rnn["rows"]:
+        shape = ", ".join(str(v) for v in r["shape"])
+        lines.append((r["model"], f"{r['config']} ({shape})", ms(r["nnkit_ms"]),
+                      *(ms(r["torch_ms"][s]) + ("*" if s == r["fastest"] else "") for s in "abc"),
+                      "-" if r["ratio"] is None else f"{r['ratio']:.2f}"))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    print()
+    for line in lines:
+        print("  ".join(f"{c:<{w}}" if i < 2 else f"{c:>{w}}" for i, (c, w) in enumerate(zip(line, widths))))
+    mem = rnn["peak_rss_mib"]
+    if mem:
+        print("\npeak resident set of a training run of the reference LSTM (MiB): " +
+              ", ".join(f"{'nnkit' if k == 'nnkit' else 'torch (' + k + ')'} {v:.1f}" for k, v in mem.items()))
+    print(f"\nms per training step (forward, MSE on a Dense(1) head, backward, SGD); stream: one forward of "
+          f"one time step at batch 1. Median of {machine['rounds']} interleaved rounds, each the median of "
+          f"{rnn['inner_rounds']} timed rounds of about 0.2 s. ratio = fastest PyTorch (*) / nnkit, > 1: nnkit "
+          f"faster. nnkit {machine['threads']} threads. 1-minute load {machine['load_before']:.1f} before, "
+          f"{machine['load_after']:.1f} after, on {machine['cores']} cores.")
+    for s, v in rnn["torch_settings"].items():
+        env = " ".join(f"{k}={x}" for k, x in v["env"].items()) or "no thread variables"
+        print(f"torch ({s}) {v['label']}: {env}, torch threads {v['torch_threads']}; {v['blas']}")
 
 
 if __name__ == "__main__":
