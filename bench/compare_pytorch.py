@@ -39,7 +39,8 @@ MATMUL_N = 2048
 
 # The recurrent configurations, as `nnkit bench` names them: input features I, hidden units H,
 # stacked layers (all but the last return sequences), batch, time steps. "stream" is one
-# forward of a single time step at batch 1 (torch: LSTMCell/GRUCell with the state carried).
+# streaming step at batch 1, the state carried from call to call (nnkit: Recurrent::step;
+# torch: LSTMCell/GRUCell).
 RNN_CONFIGS = {
     "reference": (6, 128, 1, 1, 64),
     "batch32": (6, 128, 1, 32, 64),
@@ -497,8 +498,8 @@ def print_rnn_table(rnn, machine):
     if mem:
         print("\npeak resident set of a training run of the reference LSTM (MiB): " +
               ", ".join(f"{'nnkit' if k == 'nnkit' else 'torch (' + k + ')'} {v:.1f}" for k, v in mem.items()))
-    print(f"\nms per training step (forward, MSE on a Dense(1) head, backward, SGD); stream: one forward of "
-          f"one time step at batch 1. Median of {machine['rounds']} interleaved rounds, each the median of "
+    print(f"\nms per training step (forward, MSE on a Dense(1) head, backward, SGD); stream: one streaming "
+          f"time step at batch 1, the state carried. Median of {machine['rounds']} interleaved rounds, each the median of "
           f"{rnn['inner_rounds']} timed rounds of about 0.2 s. ratio = fastest PyTorch (*) / nnkit, > 1: nnkit "
           f"faster. nnkit {machine['threads']} threads. 1-minute load {machine['load_before']:.1f} before, "
           f"{machine['load_after']:.1f} after, on {machine['cores']} cores.")

@@ -32,8 +32,8 @@ namespace {
 
 // One benchmark configuration: `layers` stacked recurrent layers of `units` on sequences of
 // `steps` time steps of `features`, `batch` sequences per training step. A streaming
-// configuration times instead one forward of a single time step through one recurrent layer
-// at batch 1, in inference mode.
+// configuration times instead one step() of one recurrent layer at batch 1: a new time step,
+// the state carried from the call before.
 struct BenchConfig {
   std::string name = {};
   int64_t features = 0, units = 0, layers = 0, batch = 0, steps = 0;
@@ -143,9 +143,10 @@ BenchResult run_config(const BenchArgs& args, const std::string& model_name, con
     std::unique_ptr<Layer> layer = recurrent_layer(model_name, c.units, false);
     Rng rng(1);
     layer->build({c.steps, c.features}, rng);
-    const Tensor x = random_tensor({c.batch, c.steps, c.features}, data_rng);
-    result.round_ms =
-        time_rounds(args, result.steps_per_round, [&] { (void)layer->forward(x, Mode::Infer); });
+    // Recurrent::step, the streaming API: one time step, the state carried from call to call.
+    auto& recurrent = dynamic_cast<Recurrent&>(*layer);
+    const Tensor x_t = random_tensor({c.batch, c.features}, data_rng);
+    result.round_ms = time_rounds(args, result.steps_per_round, [&] { (void)recurrent.step(x_t); });
   } else {
     Sequential model({.input_shape = {c.steps, c.features}, .seed = 1});
     for (int64_t l = 0; l < c.layers; ++l)
@@ -307,8 +308,8 @@ void run_bench(const BenchArgs& args) {
     std::cout << out.dump() << "\n";
   } else if (std::any_of(chosen.begin(), chosen.end(),
                          [](const BenchConfig& c) { return c.streaming; })) {
-    std::cout << "\n* stream: one forward of x [1, 1, I] through the recurrent layer alone "
-                 "(inference, zero initial state).\n";
+    std::cout << "\n* stream: one step() of the recurrent layer alone on x_t [1, I], the state "
+                 "carried from call to call (streaming inference).\n";
   }
 }
 
