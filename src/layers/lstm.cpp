@@ -23,10 +23,12 @@ constexpr int64_t kParallelThreshold = 1 << 12;
 // spreads over the threads.
 constexpr int64_t kUnitBlock = 256;
 
-// Below this many multiply-adds in a step's recurrent product (batch · 4H · H), the time loop runs
-// on one thread: splitting a product that small over threads costs more than it saves. For
-// H = 128 that is batch < 8; measured at batch 1, 2 threads took 250 µs for a 64-step forward
-// where one took 190 µs.
+// Below this many multiply-adds in a step's recurrent product (batch · 4H · H), a whole forward or
+// backward runs on one thread: splitting a product that small over threads costs more than it
+// saves. For H = 128 that is batch < 8; measured at batch 1, 2 threads took 250 µs for a 64-step
+// forward where one took 190 µs. The weight-gradient GEMMs after the time loop follow: on a
+// quiet machine the second thread gains them a few per cent of a batch-1 step, on a busy one a
+// barrier that waits for a descheduled thread costs milliseconds (bench/README.md).
 constexpr int64_t kThreadedStepMacs = 1 << 19;
 
 // Sets the OpenMP thread count (which oneDNN's GEMM follows) to 1 for a scope when active,
@@ -188,6 +190,7 @@ void LSTM::reserve(int64_t batch, int64_t steps) {
 Tensor LSTM::forward_sequence(const Tensor& x, const std::vector<Tensor>& initial,
                               const float* step_mask, Mode mode) {
   const int64_t batch = x.dim(0), steps = x.dim(1), units = args_.units, gates = 4 * units;
+  SingleThreadScope one_thread(batch * gates * units < kThreadedStepMacs);
   reserve(batch, steps);
   cached_ = false;
 
@@ -220,7 +223,6 @@ Tensor LSTM::forward_sequence(const Tensor& x, const std::vector<Tensor>& initia
     }
   };
   {
-    SingleThreadScope one_thread(batch * gates * units < kThreadedStepMacs);
     // Two loops rather than a test per step: the unmasked path stays as it was.
     if (step_mask == nullptr) {
       for (int64_t s = 0; s < steps; ++s) {
@@ -277,6 +279,7 @@ Tensor LSTM::backward_sequence(const Tensor& dy, const std::vector<Tensor>& dfin
   const int64_t batch = batch_, steps = steps_run_, units = args_.units, gates = 4 * units;
   const Shape out = args_.return_sequences ? Shape{batch, steps, units} : Shape{batch, units};
   detail::check_gradient_shape(who(), out, dy);
+  SingleThreadScope one_thread(batch * gates * units < kThreadedStepMacs);
 
   detail::ensure_shape(dgates_, {steps, batch, gates});
   detail::ensure_shape(dh_, {steps + 1, batch, units});
@@ -312,7 +315,6 @@ Tensor LSTM::backward_sequence(const Tensor& dy, const std::vector<Tensor>& dfin
     }
   };
   {
-    SingleThreadScope one_thread(batch * gates * units < kThreadedStepMacs);
     if (cached_mask_ == nullptr) {
       for (int64_t s = steps - 1; s >= 0; --s) {
         gates_backward(s);
