@@ -181,11 +181,16 @@ void CSVLogger::on_train_begin(Sequential& /*model*/, const TrainInfo& info) {
   if (write_header) {
     out << "epoch";
     for (const auto& c : columns_) out << options_.separator << c;
-    out << '\n';
+    out << options_.separator << "seconds\n";
   }
 }
 
+void CSVLogger::on_epoch_begin(Sequential& /*model*/, int /*epoch*/) {
+  epoch_start_ = seconds_now();
+}
+
 void CSVLogger::on_epoch_end(Sequential& /*model*/, int epoch, const Logs& logs) {
+  double seconds = seconds_now() - epoch_start_;
   // Opened per epoch so that every finished epoch is on disk even if the run is killed.
   std::ofstream out(options_.filename, std::ios::app);
   if (!out) throw IoError(fmt::format("CSVLogger: cannot write '{}'", options_.filename));
@@ -195,7 +200,7 @@ void CSVLogger::on_epoch_end(Sequential& /*model*/, int epoch, const Logs& logs)
     out << options_.separator;
     if (it != logs.end()) out << fmt::format("{:.9g}", it->second);
   }
-  out << '\n';
+  out << options_.separator << fmt::format("{:.4f}", seconds) << '\n';
 }
 
 // ProgressBar -----------------------------------------------------------------------------

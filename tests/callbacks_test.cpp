@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -124,10 +125,12 @@ TEST(CSVLogger, WritesAHeaderAndOneRowPerEpoch) {
   std::ifstream in(path);
   std::string header, line;
   std::getline(in, header);
-  EXPECT_EQ(header, "epoch,loss,mae");
+  EXPECT_EQ(header, "epoch,loss,mae,seconds");
   int rows = 0;
   while (std::getline(in, line)) {
     EXPECT_EQ(line.substr(0, 2), std::to_string(rows) + ",");
+    EXPECT_EQ(std::count(line.begin(), line.end(), ','), 3) << line;
+    EXPECT_GE(std::stod(line.substr(line.rfind(',') + 1)), 0.0) << line;
     ++rows;
   }
   EXPECT_EQ(rows, 3);

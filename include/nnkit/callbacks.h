@@ -109,7 +109,8 @@ class LearningRateScheduler final : public Callback {
   std::function<double(int, double)> schedule_;
 };
 
-// Appends one row per epoch to a CSV file: epoch, then every log in TrainInfo order.
+// Appends one row per epoch to a CSV file: epoch, then every log in TrainInfo order, then the
+// epoch's wall time in seconds (validation included), as Keras's CSVLogger plus a time column.
 struct CSVLoggerOptions {
   std::string filename = {};
   char separator = ',';
@@ -119,11 +120,13 @@ class CSVLogger final : public Callback {
  public:
   explicit CSVLogger(CSVLoggerOptions options);
   void on_train_begin(Sequential& model, const TrainInfo& info) override;
+  void on_epoch_begin(Sequential& model, int epoch) override;
   void on_epoch_end(Sequential& model, int epoch, const Logs& logs) override;
 
  private:
   CSVLoggerOptions options_;
   std::vector<std::string> columns_;
+  double epoch_start_ = 0;
 };
 
 // Keras's progress bar: "Epoch 3/10", then a bar of batches done with the ETA and the
