@@ -14,8 +14,15 @@ OpenBLAS forced to SkylakeX, 1 torch thread, 2 OpenBLAS threads, (c) OpenBLAS fo
 SkylakeX, 2 torch threads, 1 OpenBLAS thread -- with the ratio of the fastest PyTorch to
 nnkit; a one-step streaming forward at batch 1, and the peak resident set of a training run.
 
+The Fashion-MNIST comparison (--suite fashion, not part of all: it takes minutes): the example
+specs examples/fashion_mnist/{mlp,cnn,cnn_bn}.json trained on the real data set (Debian's
+dataset-fashion-mnist) by `nnkit train --idx` and by the same model built from the same spec in
+PyTorch (fastest setting (c); batch 64, Adam 1e-3), epoch by epoch, then both evaluated on the
+test set: seconds per epoch, test accuracy, inference images per second, and the ratios.
+
     bench/compare_pytorch.py [--build DIR] [--rounds N] [--threads N] [--json] [--torch-only]
-                             [--suite all|mlp|rnn] [--models lstm,gru] [--configs NAME,...]
+                             [--suite all|mlp|rnn|fashion] [--models lstm,gru] [--configs NAME,...]
+                             [--specs mlp,cnn] [--epochs N]
 
 PyTorch runs in a child process, because OpenBLAS and OpenMP read their environment when
 torch is imported. See bench/README.md for the settings and why.
@@ -91,6 +98,8 @@ def torch_worker(args):
 
     if args.torch_worker == "rnn":
         return torch_rnn_worker(args)
+    if args.torch_worker == "fashion":
+        return torch_fashion_worker(args)
     torch.set_num_threads(args.threads)
     out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_name()}
     if args.torch_worker == "matmul":
@@ -346,6 +355,203 @@ def run_rnn(args, say):
             "inner_rounds": RNN_INNER_ROUNDS, "warmup": RNN_WARMUP}
 
 
+# --- the Fashion-MNIST comparison ----------------------------------------------------------
+
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_SPECS = ("mlp", "cnn", "cnn_bn")
+FASHION_BATCH = 64
+
+
+def read_idx(path):
+    """An IDX file (gzip) as a numpy array: the magic's type byte, then big-endian dimensions."""
+    import gzip
+
+    import numpy as np
+
+    data = gzip.open(path, "rb").read()
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def fashion_files(part):
+    prefix = "train" if part == "train" else "t10k"
+    return (FASHION_DIR / f"{prefix}-images-idx3-ubyte.gz", FASHION_DIR / f"{prefix}-labels-idx1-ubyte.gz")
+
+
+def torch_model_from_spec(spec):
+    """The spec's layers as torch modules, with Keras's semantics where they differ from torch's
+    defaults (BatchNormalization momentum and epsilon); torch's own initialisation. The output
+    softmax is left out: CrossEntropyLoss takes logits, as nnkit fuses softmax + cross-entropy."""
+    import torch.nn as nn
+
+    acts = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+    shape = list(spec["input_shape"])
+    modules = []
+    for i, layer in enumerate(spec["layers"]):
+        kind = layer["type"]
+        last = i == len(spec["layers"]) - 1
+        act = layer.get("activation", "linear")
+        if kind == "Flatten":
+            modules.append(nn.Flatten())
+            n = 1
+            for d in shape:
+                n *= d
+            shape = [n]
+        elif kind == "Dense":
+            modules.append(nn.Linear(shape[0], layer["units"], bias=layer.get("use_bias", True)))
+            shape = [layer["units"]]
+        elif kind == "Conv2D":
+            k = layer["kernel_size"]
+            if layer.get("padding", "valid") != "same" or layer.get("strides", 1) != 1:
+                fail(f"--suite fashion: the PyTorch side builds Conv2D with same padding and stride 1 only")
+            modules.append(nn.Conv2d(shape[0], layer["filters"], k, padding="same",
+                                     bias=layer.get("use_bias", True)))
+            shape = [layer["filters"], shape[1], shape[2]]
+        elif kind == "MaxPooling2D":
+            p = layer.get("pool_size", 2)
+            modules.append(nn.MaxPool2d(p))
+            shape = [shape[0], shape[1] // p, shape[2] // p]
+        elif kind == "BatchNormalization":
+            bn = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
+            modules.append(bn(shape[0], eps=layer.get("epsilon", 1e-3), momentum=1 - layer.get("momentum", 0.99)))
+        elif kind == "ReLU":
+            modules.append(nn.ReLU())
+        elif kind == "Dropout":
+            modules.append(nn.Dropout(layer["rate"]))
+        else:
+            fail(f"--suite fashion: the PyTorch side has no {kind}")
+        if act == "softmax" and last:
+            continue
+        if act not in ("linear", "softmax"):
+            modules.append(acts[act]())
+    return nn.Sequential(*modules)
+
+
+def torch_fashion_worker(args):
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(args.threads)
+    spec = json.loads(Path(args.spec).read_text())
+    images, labels = fashion_files("train")
+    x = torch.from_numpy(read_idx(images).astype(np.float32) / 255.0).unsqueeze(1)
+    y = torch.from_numpy(read_idx(labels).astype(np.int64))
+    test_images, test_labels = fashion_files("test")
+    xt = torch.from_numpy(read_idx(test_images).astype(np.float32) / 255.0).unsqueeze(1)
+    yt = torch.from_numpy(read_idx(test_labels).astype(np.int64))
+    torch.manual_seed(spec.get("seed", 1))
+    model = torch_model_from_spec(spec)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, foreach=True)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    epochs = []
+    n = len(x)
+    for _ in range(args.epochs):
+        model.train()
+        t0 = time.perf_counter()
+        perm = torch.randperm(n)
+        loss_sum = 0.0
+        for i in range(0, n, FASHION_BATCH):
+            idx = perm[i:i + FASHION_BATCH]
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x[idx]), y[idx])
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.item() * len(idx)
+        epochs.append({"seconds": time.perf_counter() - t0, "loss": loss_sum / n})
+    model.eval()
+    with torch.no_grad():
+        t0 = time.perf_counter()
+        logits = torch.cat([model(xt[i:i + 256]) for i in range(0, len(xt), 256)])
+        infer_s = time.perf_counter() - t0
+    accuracy = (logits.argmax(1) == yt).float().mean().item()
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_name(),
+                      "epochs": epochs, "test_accuracy": accuracy, "images_per_s": len(xt) / infer_s}))
+
+
+def run_nnkit_fashion(args, spec_path, workdir):
+    """`nnkit train --idx` for --epochs epochs with a --log (its seconds column times each
+    epoch), then `nnkit evaluate` and a timed `nnkit predict` on the test set."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    nnkit = str(args.build / "nnkit")
+    model, log = workdir / "model.safetensors", workdir / "log.csv"
+    images, labels = fashion_files("train")
+    run_child([nnkit, "--threads", str(args.threads), "train", "--spec", str(spec_path), "--idx", str(images),
+               "--labels", str(labels), "--epochs", str(args.epochs), "--batch-size", str(FASHION_BATCH),
+               "--optimizer", "adam", "--lr", "0.001", "--quiet", "--log", str(log), "--out", str(model)],
+              env, "nnkit train")
+    rows = [line.split(",") for line in log.read_text().splitlines()]
+    header = rows[0]
+    epochs = [{"seconds": float(r[header.index("seconds")]), "loss": float(r[header.index("loss")])}
+              for r in rows[1:]]
+    test_images, test_labels = fashion_files("test")
+    text, _ = run_child([nnkit, "--threads", str(args.threads), "evaluate", "--model", str(model), "--idx",
+                         str(test_images), "--labels", str(test_labels), "--json"], env, "nnkit evaluate")
+    accuracy = json.loads(text)["accuracy"]
+    # Inference: the whole command is timed (start, reading the model and the images, writing the
+    # output included), so nnkit's figure is a lower bound of its inference speed.
+    t0 = time.perf_counter()
+    run_child([nnkit, "--threads", str(args.threads), "predict", "--model", str(model), "--idx", str(test_images),
+               "--batch-size", "256", "--out", str(workdir / "pred.npy")], env, "nnkit predict")
+    infer_s = time.perf_counter() - t0
+    return {"epochs": epochs, "test_accuracy": accuracy, "images_per_s": 10000 / infer_s}
+
+
+def run_fashion(args, say):
+    for path in (*fashion_files("train"), *fashion_files("test")):
+        if not path.exists():
+            fail(f"{path} not found: install dataset-fashion-mnist (scripts/setup)")
+    results = []
+    for name in [s for s in args.specs.split(",") if s]:
+        spec_path = REPO / "examples" / "fashion_mnist" / f"{name}.json"
+        row = {"spec": name}
+        for r in range(args.rounds):
+            for side in (("nnkit", "torch") if r % 2 == 0 else ("torch", "nnkit")):
+                if side == "nnkit" and not args.torch_only:
+                    say(f"round {r + 1}/{args.rounds}: nnkit {name}, {args.epochs} epochs")
+                    with tempfile.TemporaryDirectory() as tmp:
+                        row.setdefault("nnkit", []).append(run_nnkit_fashion(args, spec_path, Path(tmp)))
+                elif side == "torch":
+                    say(f"round {r + 1}/{args.rounds}: PyTorch {name}, {args.epochs} epochs")
+                    cmd = [sys.executable, str(Path(__file__).resolve()), "--torch-worker", "fashion",
+                           "--threads", str(args.threads), "--spec", str(spec_path), "--epochs", str(args.epochs)]
+                    text, _ = run_child(cmd, rnn_torch_env("c"), "the PyTorch child (fashion)")
+                    row.setdefault("torch", []).append(json.loads(text.strip().splitlines()[-1]))
+        results.append(row)
+    return results
+
+
+def summarise_fashion(runs):
+    """Median epoch seconds over every epoch of every round, the last round's accuracy, median
+    inference images per second."""
+    seconds = statistics.median(e["seconds"] for run in runs for e in run["epochs"])
+    return {"epoch_s": seconds, "test_accuracy": [run["test_accuracy"] for run in runs],
+            "images_per_s": statistics.median(run["images_per_s"] for run in runs)}
+
+
+def print_fashion_table(results, machine):
+    lines = [("spec", "nnkit s/epoch", "torch s/epoch", "ratio", "nnkit acc", "torch acc",
+              "nnkit img/s", "torch img/s", "ratio")]
+    for row in results:
+        t = summarise_fashion(row["torch"])
+        n = summarise_fashion(row["nnkit"]) if "nnkit" in row else None
+        acc = lambda v: " ".join(f"{a:.4f}" for a in v)
+        lines.append((row["spec"], f"{n['epoch_s']:.2f}" if n else "-", f"{t['epoch_s']:.2f}",
+                      f"{t['epoch_s'] / n['epoch_s']:.2f}" if n else "-", acc(n["test_accuracy"]) if n else "-",
+                      acc(t["test_accuracy"]), f"{n['images_per_s']:.0f}" if n else "-",
+                      f"{t['images_per_s']:.0f}", f"{n['images_per_s'] / t['images_per_s']:.2f}" if n else "-"))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    print()
+    for line in lines:
+        print("  ".join(f"{c:<{w}}" if i == 0 else f"{c:>{w}}" for i, (c, w) in enumerate(zip(line, widths))))
+    print(f"\nFashion-MNIST, batch {FASHION_BATCH}, Adam 1e-3, {machine['epochs']} epochs per round, "
+          f"{machine['rounds']} interleaved rounds; s/epoch: median over all epochs; accuracy on the 10000 test "
+          f"images after the last epoch of each round; img/s: test-set inference (nnkit: the whole `nnkit "
+          f"predict` command, start and file reading included). PyTorch in setting (c): "
+          f"{TORCH_SETTINGS['c']['label']}. ratio > 1: nnkit faster. {machine['threads']} threads; 1-minute "
+          f"load {machine['load_before']:.1f} before, {machine['load_after']:.1f} after.")
+
+
 # --- the run -------------------------------------------------------------------------------
 
 def main():
@@ -357,13 +563,18 @@ def main():
                                                                "and torch (set_num_threads) (default: 2)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--torch-only", action="store_true", help="measure PyTorch alone (no build needed)")
-    parser.add_argument("--suite", choices=["all", "mlp", "rnn"], default="all",
-                        help="the MLP and GEMM comparison, the recurrent one, or both (default: all)")
+    parser.add_argument("--suite", choices=["all", "mlp", "rnn", "fashion"], default="all",
+                        help="the MLP and GEMM comparison, the recurrent one, both (all, the default), or "
+                             "Fashion-MNIST training (minutes)")
+    parser.add_argument("--specs", default="mlp,cnn", help="--suite fashion: example specs (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=1, help="--suite fashion: epochs per round (default: 1)")
+    parser.add_argument("--spec", help=argparse.SUPPRESS)  # the fashion child
     parser.add_argument("--models", default=",".join(RNN_MODELS), help="recurrent models (default: %(default)s)")
     parser.add_argument("--configs", default=",".join(RNN_CONFIGS),
                         help="recurrent configurations (default: %(default)s)")
     parser.add_argument("--samples", type=int, default=SAMPLES, help=argparse.SUPPRESS)  # smoke tests
-    parser.add_argument("--torch-worker", choices=["mlp", "matmul", "rnn"], help=argparse.SUPPRESS)  # the child
+    parser.add_argument("--torch-worker", choices=["mlp", "matmul", "rnn", "fashion"],
+                        help=argparse.SUPPRESS)  # the child
     parser.add_argument("--torch-threads", type=int, help=argparse.SUPPRESS)  # rnn child; None: torch's default
     parser.add_argument("--inner-rounds", type=int, default=RNN_INNER_ROUNDS, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -374,6 +585,11 @@ def main():
     for name in args.models.split(","):
         if name not in RNN_MODELS:
             parser.error(f"--models: unknown model '{name}'; expected {', '.join(RNN_MODELS)}")
+    for name in args.specs.split(","):
+        if name not in FASHION_SPECS:
+            parser.error(f"--specs: unknown spec '{name}'; expected {', '.join(FASHION_SPECS)}")
+    if args.epochs < 1:
+        parser.error("--epochs must be positive")
     for name in args.configs.split(","):
         if name not in RNN_CONFIGS:
             parser.error(f"--configs: unknown configuration '{name}'; expected {', '.join(RNN_CONFIGS)}")
@@ -385,7 +601,7 @@ def main():
     needed = []
     if args.suite in ("all", "mlp"):
         needed += [args.build / "bench" / "dense_bench", args.build / "bench" / "gemm_bench"]
-    if args.suite in ("all", "rnn"):
+    if args.suite in ("all", "rnn", "fashion"):
         needed.append(args.build / "nnkit")
     if not args.torch_only:
         missing = [str(p) for p in needed if not os.access(p, os.X_OK)]
@@ -405,7 +621,9 @@ def main():
         report.update(run_mlp(args, say))
     if args.suite in ("all", "rnn"):
         report["rnn"] = run_rnn(args, say)
-    report["machine"] = {"load_before": load_before, "load_after": os.getloadavg()[0],
+    if args.suite == "fashion":
+        report["fashion"] = run_fashion(args, say)
+    report["machine"] = {"epochs": args.epochs, "load_before": load_before, "load_after": os.getloadavg()[0],
                          "cores": os.cpu_count(), "threads": args.threads, "rounds": args.rounds,
                          "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     if args.json:
@@ -415,6 +633,8 @@ def main():
             print_table(report)
         if "rnn" in report:
             print_rnn_table(report["rnn"], report["machine"])
+        if "fashion" in report:
+            print_fashion_table(report["fashion"], report["machine"])
 
 
 def run_mlp(args, say):
