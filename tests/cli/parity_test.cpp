@@ -216,7 +216,9 @@ constexpr const char* kExpectedCases[] = {
     "simple_rnn_relu_sequences", "lstm_no_bias",
     // Bidirectional.
     "bilstm_last", "bilstm_sequences", "bigru_last", "bigru_sequences", "bilstm_sum",
-    "bilstm_stacked", "bisimple_rnn_mul_sequences"};
+    "bilstm_stacked", "bisimple_rnn_mul_sequences",
+    // Convolutional.
+    "conv_stack", "conv_batchnorm", "conv_strided_dilated", "pooling_same"};
 
 TEST(CliParityFixtures, EveryCaseIsPresentAndComplete) {
   const std::vector<std::string> cases = fixture_cases();
