@@ -30,4 +30,23 @@ void check_output_path(const std::string& flag, const std::string& path);
 // Loads --x/--y arrays, naming the flag in errors.
 Tensor read_array(const std::string& flag, const std::string& path);
 
+// The data flags of train and evaluate (inputs and targets) and predict (inputs only): arrays,
+// --x X.npy [--y Y.npy], or IDX files, --idx IMAGES [--labels LABELS]; exactly one of the two.
+struct DataArgs {
+  std::string x, y, idx, labels;
+};
+// Registers the flags on `cmd`, bound to `args`, which must outlive the parse. With targets,
+// --y and --labels are added and each pair goes together.
+void add_data_options(CLI::App* cmd, DataArgs& args, bool targets);
+// Throws CLI::RequiredError unless --x or --idx was given; call first in the callback.
+void require_data(const DataArgs& args, bool targets);
+
+struct Data {
+  Tensor x, y;  // y stays empty without targets
+};
+// Loads what the flags name: IDX images as [N, 1, H, W] in [0, 1] and labels as [N] class
+// indices. Throws FormatError naming the flag and file, and both IDX files when their counts
+// differ.
+Data read_data(const DataArgs& args);
+
 }  // namespace nnkit::cli

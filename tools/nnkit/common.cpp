@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "fmt/format.h"
+#include "nnkit/data/idx.h"
 #include "nnkit/data/npy.h"
 #include "nnkit/error.h"
 #include "nnkit/io/atomic_file.h"
@@ -72,6 +73,61 @@ Tensor read_array(const std::string& flag, const std::string& path) {
   } catch (const Error& e) {
     throw FormatError(fmt::format("{}: {}", flag, e.what()));
   }
+}
+
+void add_data_options(CLI::App* cmd, DataArgs& args, bool targets) {
+  auto* x =
+      cmd->add_option("--x", args.x, "Inputs, .npy (float32 or float64)")->check(CLI::ExistingFile);
+  CLI::Option* y = nullptr;
+  if (targets) y = cmd->add_option("--y", args.y, "Targets, .npy")->check(CLI::ExistingFile);
+  auto* idx = cmd->add_option("--idx", args.idx,
+                              "Images instead of --x: IDX, gzip or plain, [N, H, W] uint8 "
+                              "loaded as [N, 1, H, W] in [0, 1]")
+                  ->check(CLI::ExistingFile);
+  x->excludes(idx);
+  if (!targets) return;
+  auto* labels = cmd->add_option("--labels", args.labels,
+                                 "Class labels for --idx: IDX, gzip or plain, [N] integers")
+                     ->check(CLI::ExistingFile);
+  // Each pair goes together and excludes the other: CLI11 names the offending flags.
+  x->needs(y);
+  y->needs(x);
+  idx->needs(labels);
+  labels->needs(idx);
+  x->excludes(labels);
+  y->excludes(idx);
+  y->excludes(labels);
+}
+
+void require_data(const DataArgs& args, bool targets) {
+  if (args.x.empty() && args.idx.empty()) {
+    throw CLI::RequiredError(targets ? "--x/--y or --idx/--labels" : "--x or --idx");
+  }
+}
+
+Data read_data(const DataArgs& args) {
+  Data data;
+  if (args.idx.empty()) {
+    data.x = read_array("--x", args.x);
+    if (!args.y.empty()) data.y = read_array("--y", args.y);
+    return data;
+  }
+  auto read = [](const std::string& flag, const std::string& path,
+                 Tensor (*reader)(const std::string&)) {
+    try {
+      return reader(path);
+    } catch (const Error& e) {
+      throw FormatError(fmt::format("{}: {}", flag, e.what()));
+    }
+  };
+  data.x = read("--idx", args.idx, read_idx_images);
+  if (args.labels.empty()) return data;
+  data.y = read("--labels", args.labels, read_idx_labels);
+  if (data.x.dim(0) != data.y.dim(0)) {
+    throw FormatError(fmt::format("--idx {} holds {} images but --labels {} holds {} labels",
+                                  args.idx, data.x.dim(0), args.labels, data.y.dim(0)));
+  }
+  return data;
 }
 
 }  // namespace nnkit::cli

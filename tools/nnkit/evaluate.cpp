@@ -1,4 +1,4 @@
-// nnkit evaluate: a model's loss and metrics on arrays.
+// nnkit evaluate: a model's loss and metrics on arrays or IDX files.
 #include <iostream>
 #include <memory>
 
@@ -11,7 +11,8 @@ namespace nnkit::cli {
 
 namespace {
 struct EvaluateArgs {
-  std::string model, x, y;
+  std::string model;
+  DataArgs data;
   int64_t batch_size = 256;
   bool json = false;
 };
@@ -24,16 +25,15 @@ void add_evaluate_command(CLI::App& app) {
   cmd->add_option("--model", args->model, "Model file (.safetensors)")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--x", args->x, "Inputs, .npy")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--y", args->y, "Targets, .npy")->required()->check(CLI::ExistingFile);
+  add_data_options(cmd, args->data, /*targets=*/true);
   cmd->add_option("--batch-size", args->batch_size, "Samples per forward pass")->check(positive());
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args] {
+    require_data(args->data, /*targets=*/true);
     Sequential model = load_model(args->model);
     if (!model.compiled())
       throw ValueError(fmt::format("--model {}: the model's spec has no loss", args->model));
-    Tensor x = read_array("--x", args->x);
-    Tensor y = read_array("--y", args->y);
+    auto [x, y] = read_data(args->data);
     auto results = model.evaluate(x, y, args->batch_size);
     if (args->json) {
       nlohmann::json out;

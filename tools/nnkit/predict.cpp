@@ -1,4 +1,4 @@
-// nnkit predict: a model's outputs for arrays of inputs.
+// nnkit predict: a model's outputs for inputs from an array or an IDX file.
 #include <memory>
 
 #include "commands.h"
@@ -9,7 +9,8 @@ namespace nnkit::cli {
 
 namespace {
 struct PredictArgs {
-  std::string model, x, out;
+  std::string model, out;
+  DataArgs data;
   int64_t batch_size = 256;
 };
 }  // namespace
@@ -20,14 +21,14 @@ void add_predict_command(CLI::App& app) {
   cmd->add_option("--model", args->model, "Model file (.safetensors)")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--x", args->x, "Inputs, .npy")->required()->check(CLI::ExistingFile);
+  add_data_options(cmd, args->data, /*targets=*/false);
   cmd->add_option("--out", args->out, "Outputs, .npy (float32)")->required();
   cmd->add_option("--batch-size", args->batch_size, "Samples per forward pass")->check(positive());
   cmd->callback([args] {
+    require_data(args->data, /*targets=*/false);
     check_output_path("--out", args->out);
     Sequential model = load_model(args->model);
-    Tensor x = read_array("--x", args->x);
-    write_npy(args->out, model.predict(x, args->batch_size));
+    write_npy(args->out, model.predict(read_data(args->data).x, args->batch_size));
   });
 }
 

@@ -1,4 +1,5 @@
-// nnkit train: a model from a spec (or continued from a model file) trained on arrays.
+// nnkit train: a model from a spec (or continued from a model file) trained on arrays or IDX
+// files.
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -16,7 +17,8 @@ namespace nnkit::cli {
 namespace {
 
 struct TrainArgs {
-  std::string spec, model, x, y, out, optimizer, log;
+  std::string spec, model, out, optimizer, log;
+  DataArgs data;
   std::optional<double> lr;
   std::optional<uint64_t> seed;
   int epochs = 1;
@@ -48,8 +50,7 @@ void run_train(const TrainArgs& args) {
   } else {
     model = load_model(args.model);
   }
-  Tensor x = read_array("--x", args.x);
-  Tensor y = read_array("--y", args.y);
+  auto [x, y] = read_data(args.data);
 
   // --optimizer replaces the spec's optimizer; --lr alone changes its learning rate.
   if (!args.optimizer.empty() || args.lr) {
@@ -107,17 +108,14 @@ void run_train(const TrainArgs& args) {
 
 void add_train_command(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
-  CLI::App* cmd = app.add_subcommand("train", "Train a model on arrays and save it");
+  CLI::App* cmd = app.add_subcommand("train", "Train a model on arrays or IDX files and save it");
   auto* spec = cmd->add_option("--spec", args->spec, "Model spec (JSON) to build and train")
                    ->check(CLI::ExistingFile);
   auto* model =
       cmd->add_option("--model", args->model, "Model file (.safetensors) to continue training")
           ->check(CLI::ExistingFile);
   spec->excludes(model);
-  cmd->add_option("--x", args->x, "Inputs, .npy (float32 or float64)")
-      ->required()
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--y", args->y, "Targets, .npy")->required()->check(CLI::ExistingFile);
+  add_data_options(cmd, args->data, /*targets=*/true);
   cmd->add_option("--out", args->out, "Where to write the trained model (.safetensors)")
       ->required();
   cmd->add_option("--epochs", args->epochs, "Passes over the data (default 1)")
@@ -144,6 +142,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--quiet", args->quiet, "No progress bar");
   cmd->callback([args, spec, model] {
     if (spec->count() + model->count() != 1) throw CLI::RequiredError("--spec or --model");
+    require_data(args->data, /*targets=*/true);
     run_train(*args);
   });
 }
