@@ -47,46 +47,56 @@ TEST_P(RoundTrip, ConfigRebuildsAnEqualLayer) {
 
 INSTANTIATE_TEST_SUITE_P(
     EveryLayer, RoundTrip,
-    ::testing::Values(json{{"type", "Dense"}, {"units", 3}},
-                      json{{"type", "Dense"},
-                           {"units", 128},
-                           {"activation", "leaky_relu"},
-                           {"alpha", 0.1},
-                           {"use_bias", false},
-                           {"kernel_initializer", "he_normal"},
-                           {"bias_initializer", {{"type", "constant"}, {"value", 0.5}}}},
-                      json{{"type", "Activation"}, {"activation", "softmax"}},
-                      json{{"type", "Activation"}, {"activation", "elu"}, {"alpha", 0.5}},
-                      json{{"type", "Dropout"}, {"rate", 0.3}},
-                      json{{"type", "BatchNormalization"}},
-                      json{{"type", "BatchNormalization"},
-                           {"axis", -1},
-                           {"momentum", 0.9},
-                           {"epsilon", 1e-5},
-                           {"center", false},
-                           {"scale", false},
-                           {"gamma_initializer", "zeros"}},
-                      json{{"type", "Flatten"}},
-                      json{{"type", "Reshape"}, {"target_shape", {4, -1}}}, json{{"type", "PReLU"}},
-                      json{{"type", "PReLU"}, {"shared_axes", {2, 3}}},
-                      json{{"type", "Maxout"}, {"units", 4}, {"pieces", 3}},
-                      json{{"type", "SimpleRNN"}, {"units", 8}},
-                      json{{"type", "SimpleRNN"},
-                           {"units", 8},
-                           {"activation", "relu"},
-                           {"use_bias", false},
-                           {"return_sequences", true},
-                           {"go_backwards", true},
-                           {"recurrent_initializer", "glorot_uniform"}},
-                      json{{"type", "GRU"}, {"units", 16}},
-                      json{{"type", "GRU"},
-                           {"units", 16},
-                           {"activation", "softsign"},
-                           {"recurrent_activation", "hard_sigmoid"},
-                           {"return_sequences", true},
-                           {"go_backwards", true},
-                           {"kernel_initializer", "he_uniform"},
-                           {"bias_initializer", "ones"}}));
+    ::testing::Values(
+        json{{"type", "Dense"}, {"units", 3}},
+        json{{"type", "Dense"},
+             {"units", 128},
+             {"activation", "leaky_relu"},
+             {"alpha", 0.1},
+             {"use_bias", false},
+             {"kernel_initializer", "he_normal"},
+             {"bias_initializer", {{"type", "constant"}, {"value", 0.5}}}},
+        json{{"type", "Activation"}, {"activation", "softmax"}},
+        json{{"type", "Activation"}, {"activation", "elu"}, {"alpha", 0.5}},
+        json{{"type", "Dropout"}, {"rate", 0.3}}, json{{"type", "BatchNormalization"}},
+        json{{"type", "BatchNormalization"},
+             {"axis", -1},
+             {"momentum", 0.9},
+             {"epsilon", 1e-5},
+             {"center", false},
+             {"scale", false},
+             {"gamma_initializer", "zeros"}},
+        json{{"type", "Flatten"}}, json{{"type", "Reshape"}, {"target_shape", {4, -1}}},
+        json{{"type", "PReLU"}}, json{{"type", "PReLU"}, {"shared_axes", {2, 3}}},
+        json{{"type", "Maxout"}, {"units", 4}, {"pieces", 3}},
+        json{{"type", "SimpleRNN"}, {"units", 8}},
+        json{{"type", "SimpleRNN"},
+             {"units", 8},
+             {"activation", "relu"},
+             {"use_bias", false},
+             {"return_sequences", true},
+             {"go_backwards", true},
+             {"recurrent_initializer", "glorot_uniform"}},
+        json{{"type", "GRU"}, {"units", 16}},
+        json{{"type", "GRU"},
+             {"units", 16},
+             {"activation", "softsign"},
+             {"recurrent_activation", "hard_sigmoid"},
+             {"return_sequences", true},
+             {"go_backwards", true},
+             {"kernel_initializer", "he_uniform"},
+             {"bias_initializer", "ones"}},
+        json{{"type", "MaxPooling2D"}},
+        json{{"type", "MaxPooling2D"},
+             {"pool_size", {3, 2}},
+             {"strides", {1, 2}},
+             {"padding", "same"}},
+        json{{"type", "AveragePooling2D"}, {"pool_size", {2, 2}}},
+        json{{"type", "AveragePooling2D"}, {"strides", {1, 1}}, {"padding", "same"}},
+        json{{"type", "GlobalAveragePooling2D"}},
+        json{{"type", "GlobalMaxPooling2D"}, {"keepdims", true}}, json{{"type", "ZeroPadding2D"}},
+        json{{"type", "ZeroPadding2D"}, {"padding", {{1, 2}, {0, 3}}}},
+        json{{"type", "SpatialDropout2D"}, {"rate", 0.2}}));
 
 TEST(MakeLayer, BuildsEachTypeItNames) {
   for (const std::string& type : layer_types()) {
@@ -95,7 +105,7 @@ TEST(MakeLayer, BuildsEachTypeItNames) {
     if (type == "Dense" || type == "Maxout" || recurrent) spec["units"] = 2;
     if (type == "Bidirectional") spec["layer"] = {{"type", "LSTM"}, {"units", 2}};
     const bool sequences = recurrent || type == "Bidirectional";
-    if (type == "Dropout") spec["rate"] = 0.5;
+    if (type == "Dropout" || type == "SpatialDropout2D") spec["rate"] = 0.5;
     if (type == "Reshape") spec["target_shape"] = {-1};
     std::unique_ptr<Layer> layer = make_layer(spec);
     ASSERT_NE(layer, nullptr) << type;
@@ -104,6 +114,13 @@ TEST(MakeLayer, BuildsEachTypeItNames) {
     // takes sequences and returns them.
     if (type == "Masking") {
       EXPECT_EQ(layer->build(Shape{3, 4}, rng), (Shape{3, 4}));
+      continue;
+    }
+    // Image layers take [C, H, W]; global pooling returns [C], the others images.
+    const bool pooling = type == "MaxPooling2D" || type == "AveragePooling2D";
+    const bool global = type == "GlobalAveragePooling2D" || type == "GlobalMaxPooling2D";
+    if (pooling || global || type == "ZeroPadding2D" || type == "SpatialDropout2D") {
+      EXPECT_EQ(layer->build(Shape{2, 4, 4}, rng).size(), global ? 1u : 3u) << type;
       continue;
     }
     EXPECT_EQ(layer->build(sequences ? Shape{3, 4} : Shape{4}, rng).size(), 1u) << type;
@@ -124,7 +141,8 @@ TEST(MakeLayer, MapsKerasActivationLayersToActivation) {
 TEST(MakeLayer, NamesAnUnknownTypeAndTheClosestKnownOne) {
   std::string message = error_of({{"type", "Dens"}, {"units", 3}});
   EXPECT_CONTAINS(message, "unknown layer type 'Dens' (did you mean 'Dense'?)");
-  EXPECT_CONTAINS(message, "known types: Activation, BatchNormalization, Bidirectional, Dense");
+  EXPECT_CONTAINS(message,
+                  "known types: Activation, AveragePooling2D, BatchNormalization, Bidirectional");
   EXPECT_CONTAINS(error_of({{"type", "Transformer"}}), "unknown layer type 'Transformer'; known");
   EXPECT_CONTAINS(error_of({{"units", 3}}), "\"type\"");
   EXPECT_CONTAINS(error_of({{"type", 3}}), "\"type\"");
