@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -89,7 +90,9 @@ std::vector<float> reference_avg_pool_backward(const Pool2dGeometry& g,
       }
     }
   }
-  return {dx.begin(), dx.end()};
+  std::vector<float> out(dx.size());
+  std::transform(dx.begin(), dx.end(), out.begin(), [](double v) { return static_cast<float>(v); });
+  return out;
 }
 
 std::vector<float> random_values(int64_t n, Rng& rng) {
@@ -98,33 +101,35 @@ std::vector<float> random_values(int64_t n, Rng& rng) {
   return v;
 }
 
-// Geometries over awkward sizes: every pool 1–3 per axis, stride 1–3, valid and same, images
-// from 1×1 to 17×9 (odd and even, narrower and wider than the pool).
+// Geometries over awkward sizes: every pool 1–3 and stride 1–3 per axis, valid and same, images
+// from 1×1 to 17×9 (odd and even, narrower and wider than the pool). Pool 2×2 stride 2 without
+// padding takes the kernels' 2×2 path, everything else the general one.
 std::vector<Pool2dGeometry> geometries() {
   std::vector<Pool2dGeometry> out;
-  const int64_t sizes[][2] = {{1, 1}, {2, 3}, {5, 5}, {8, 6}, {7, 17}, {17, 9}};
+  const int64_t sizes[][2] = {{1, 1}, {2, 3}, {5, 5}, {8, 6}, {7, 17}, {17, 9}, {6, 36}};
   for (const auto& size : sizes) {
     for (int64_t ph = 1; ph <= 3; ++ph) {
       for (int64_t pw = 1; pw <= 3; ++pw) {
-        for (int64_t s = 1; s <= 3; ++s) {
-          for (bool same : {false, true}) {
-            const int64_t sh = s, sw = s == 3 ? 1 : s + 1;  // also strides differing by axis
-            PoolAxis rows =
-                same ? pool_axis_same(size[0], ph, sh) : pool_axis_valid(size[0], ph, sh);
-            PoolAxis cols =
-                same ? pool_axis_same(size[1], pw, sw) : pool_axis_valid(size[1], pw, sw);
-            if (rows.out == 0 || cols.out == 0) continue;
-            out.push_back({.planes = 3,
-                           .in_h = size[0],
-                           .in_w = size[1],
-                           .out_h = rows.out,
-                           .out_w = cols.out,
-                           .pool_h = ph,
-                           .pool_w = pw,
-                           .stride_h = sh,
-                           .stride_w = sw,
-                           .pad_top = rows.pad_before,
-                           .pad_left = cols.pad_before});
+        for (int64_t sh = 1; sh <= 3; ++sh) {
+          for (int64_t sw = 1; sw <= 3; ++sw) {
+            for (bool same : {false, true}) {
+              PoolAxis rows =
+                  same ? pool_axis_same(size[0], ph, sh) : pool_axis_valid(size[0], ph, sh);
+              PoolAxis cols =
+                  same ? pool_axis_same(size[1], pw, sw) : pool_axis_valid(size[1], pw, sw);
+              if (rows.out == 0 || cols.out == 0) continue;
+              out.push_back({.planes = 3,
+                             .in_h = size[0],
+                             .in_w = size[1],
+                             .out_h = rows.out,
+                             .out_w = cols.out,
+                             .pool_h = ph,
+                             .pool_w = pw,
+                             .stride_h = sh,
+                             .stride_w = sw,
+                             .pad_top = rows.pad_before,
+                             .pad_left = cols.pad_before});
+            }
           }
         }
       }
@@ -198,7 +203,9 @@ TEST(AvgPool2dKernel, MatchesTheReferenceCountingRealCellsOnly) {
 
     std::vector<float> dy = random_values(y.size(), rng);
     std::vector<float> expected = reference_avg_pool_backward(g, dy);
-    std::vector<float> dx(x.size(), 123.0f);
+    // Filled with garbage first: the kernel must overwrite every cell.
+    std::vector<float> dx = x;
+    std::fill(dx.begin(), dx.end(), 123.0f);
     avg_pool2d_backward(g, dy.data(), dx.data());
     for (std::size_t i = 0; i < dx.size(); ++i) {
       ASSERT_NEAR(dx[i], expected[i], 1e-5f) << describe(g);
@@ -206,29 +213,43 @@ TEST(AvgPool2dKernel, MatchesTheReferenceCountingRealCellsOnly) {
   }
 }
 
-// Large enough to take the OpenMP path (2 threads or more when the machine has them).
-TEST(MaxPool2dKernel, ParallelPathMatchesTheReference) {
+// Large enough to take the OpenMP path (2 threads or more when the machine has them), on the
+// 2×2 path and on the general one.
+TEST(MaxPool2dKernel, ParallelPathsMatchTheReference) {
   Rng rng(503);
-  Pool2dGeometry g{.planes = 64 * 8,
-                   .in_h = 28,
-                   .in_w = 28,
-                   .out_h = 14,
-                   .out_w = 14,
-                   .pool_h = 2,
-                   .pool_w = 2,
-                   .stride_h = 2,
-                   .stride_w = 2};
-  std::vector<float> x = random_values(g.planes * 28 * 28, rng);
-  Reference ref = reference_max_pool(g, x);
-  std::vector<float> y(ref.y.size());
-  std::vector<int32_t> argmax(ref.y.size());
-  max_pool2d_forward(g, x.data(), y.data(), argmax.data());
-  EXPECT_EQ(y, ref.y);
-  EXPECT_EQ(argmax, ref.argmax);
-  std::vector<float> avg(ref.y.size());
-  avg_pool2d_forward(g, x.data(), avg.data());
-  std::vector<float> avg_ref = reference_avg_pool(g, x);
-  for (std::size_t i = 0; i < avg.size(); ++i) ASSERT_NEAR(avg[i], avg_ref[i], 1e-6f);
+  const Pool2dGeometry cases[] = {{.planes = 64 * 8,
+                                   .in_h = 28,
+                                   .in_w = 28,
+                                   .out_h = 14,
+                                   .out_w = 14,
+                                   .pool_h = 2,
+                                   .pool_w = 2,
+                                   .stride_h = 2,
+                                   .stride_w = 2},
+                                  {.planes = 64 * 8,
+                                   .in_h = 27,
+                                   .in_w = 27,
+                                   .out_h = 14,
+                                   .out_w = 14,
+                                   .pool_h = 3,
+                                   .pool_w = 3,
+                                   .stride_h = 2,
+                                   .stride_w = 2,
+                                   .pad_top = 1,
+                                   .pad_left = 1}};
+  for (const Pool2dGeometry& g : cases) {
+    std::vector<float> x = random_values(g.planes * g.in_h * g.in_w, rng);
+    Reference ref = reference_max_pool(g, x);
+    std::vector<float> y(ref.y.size());
+    std::vector<int32_t> argmax(ref.y.size());
+    max_pool2d_forward(g, x.data(), y.data(), argmax.data());
+    EXPECT_EQ(y, ref.y) << describe(g);
+    EXPECT_EQ(argmax, ref.argmax) << describe(g);
+    std::vector<float> avg(ref.y.size());
+    avg_pool2d_forward(g, x.data(), avg.data());
+    std::vector<float> avg_ref = reference_avg_pool(g, x);
+    for (std::size_t i = 0; i < avg.size(); ++i) ASSERT_NEAR(avg[i], avg_ref[i], 1e-6f);
+  }
 }
 
 TEST(MaxPool2dKernel, TakesTheFirstMaximumOnTies) {
@@ -250,6 +271,35 @@ TEST(MaxPool2dKernel, TakesTheFirstMaximumOnTies) {
   x = {1, 2, 2, 0, 2, 2, 0, 0, 0};
   max_pool2d_forward(g, x.data(), y.data(), argmax.data());
   EXPECT_EQ(argmax, (std::vector<int32_t>{1, 1, 4, 4}));
+}
+
+TEST(MaxPool2dKernel, TwoByTwoPathTakesTheFirstMaximumAndPropagatesNaN) {
+  // A 2x4 plane, pool 2 stride 2: two windows, the 2×2 path.
+  Pool2dGeometry g{.planes = 1,
+                   .in_h = 2,
+                   .in_w = 4,
+                   .out_h = 1,
+                   .out_w = 2,
+                   .pool_h = 2,
+                   .pool_w = 2,
+                   .stride_h = 2,
+                   .stride_w = 2};
+  std::vector<float> x = {1, 2, 3, 3,  //
+                          2, 0, 3, 1};
+  std::vector<float> y(2);
+  std::vector<int32_t> argmax(2);
+  max_pool2d_forward(g, x.data(), y.data(), argmax.data());
+  EXPECT_EQ(y, (std::vector<float>{2, 3}));
+  EXPECT_EQ(argmax, (std::vector<int32_t>{1, 2}));
+  x = {1,     std::nanf(""),
+       -kInf, -kInf,  //
+       5,     0,
+       -kInf, -kInf};
+  max_pool2d_forward(g, x.data(), y.data(), argmax.data());
+  EXPECT_TRUE(std::isnan(y[0]));
+  EXPECT_EQ(argmax[0], 1);
+  EXPECT_EQ(y[1], -kInf);
+  EXPECT_EQ(argmax[1], 2);  // all −inf: the window's first cell
 }
 
 TEST(MaxPool2dKernel, NeverPicksPaddingAndPropagatesNaN) {
