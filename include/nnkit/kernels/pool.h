@@ -1,7 +1,9 @@
 // Pooling, global pooling and zero padding on NCHW images, as raw loops over planes: a plane is
 // one channel of one sample, H·W contiguous floats, and an image batch is N·C planes one after
-// the other. Inner loops run along output columns and vectorise; the planes are split over
-// OpenMP threads when the work is large. Allocate nothing, throw nothing.
+// the other. Inner loops run along output columns and vectorise; 2×2 windows of stride 2
+// without padding (most CNNs' pooling) take a path that reads two whole input rows per output
+// row (AVX-512 where the build has it). The planes are split over OpenMP threads when the work
+// is large. Throw nothing; allocate nothing but the window bounds of a call (a few bytes).
 #pragma once
 
 #include <cstdint>
