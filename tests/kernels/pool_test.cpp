@@ -252,6 +252,39 @@ TEST(MaxPool2dKernel, ParallelPathsMatchTheReference) {
   }
 }
 
+// A geometry with fewer outputs than the image holds windows (not one that Keras's rules give):
+// the 2×2 path's backward must still zero every cell no window covers.
+TEST(Pool2dKernels, TwoByTwoPathHandlesUncoveredCells) {
+  Rng rng(504);
+  const Pool2dGeometry g{.planes = 2,
+                         .in_h = 7,
+                         .in_w = 40,
+                         .out_h = 2,
+                         .out_w = 9,
+                         .pool_h = 2,
+                         .pool_w = 2,
+                         .stride_h = 2,
+                         .stride_w = 2};
+  std::vector<float> x = random_values(2 * 7 * 40, rng), dy = random_values(2 * 2 * 9, rng);
+  Reference ref = reference_max_pool(g, x);
+  std::vector<float> y(ref.y.size());
+  std::vector<int32_t> argmax(ref.y.size());
+  max_pool2d_forward(g, x.data(), y.data(), argmax.data());
+  EXPECT_EQ(y, ref.y);
+  EXPECT_EQ(argmax, ref.argmax);
+  std::vector<float> dx = x, expected(x.size(), 0.0f);
+  std::fill(dx.begin(), dx.end(), 123.0f);
+  max_pool2d_backward(g, dy.data(), argmax.data(), dx.data());
+  for (int64_t p = 0; p < 2; ++p) {
+    for (int64_t o = 0; o < 18; ++o) expected[p * 280 + ref.argmax[p * 18 + o]] += dy[p * 18 + o];
+  }
+  EXPECT_EQ(dx, expected);
+  std::fill(dx.begin(), dx.end(), 123.0f);
+  avg_pool2d_backward(g, dy.data(), dx.data());
+  expected = reference_avg_pool_backward(g, dy);
+  EXPECT_EQ(dx, expected);
+}
+
 TEST(MaxPool2dKernel, TakesTheFirstMaximumOnTies) {
   // One 3x3 plane of equal values, pool 2 stride 1: each window's first (top-left) cell.
   Pool2dGeometry g{.planes = 1,
