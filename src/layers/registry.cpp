@@ -18,6 +18,7 @@ using Factory = std::unique_ptr<Layer> (*)(const nlohmann::json&);
 // One line per type name; a new layer adds its from_config() here.
 const std::pair<const char*, Factory> kFactories[] = {
     {"Activation", &ActivationLayer::from_config},
+    {"AveragePooling2D", &AveragePooling2D::from_config},
     {"BatchNormalization", &BatchNormalization::from_config},
     {"Bidirectional", &Bidirectional::from_config},
     {"Dense", &Dense::from_config},
@@ -25,15 +26,20 @@ const std::pair<const char*, Factory> kFactories[] = {
     {"ELU", &ActivationLayer::from_config},
     {"Flatten", &Flatten::from_config},
     {"GRU", &GRU::from_config},
+    {"GlobalAveragePooling2D", &GlobalAveragePooling2D::from_config},
+    {"GlobalMaxPooling2D", &GlobalMaxPooling2D::from_config},
     {"LSTM", &LSTM::from_config},
     {"LeakyReLU", &ActivationLayer::from_config},
     {"Masking", &Masking::from_config},
+    {"MaxPooling2D", &MaxPooling2D::from_config},
     {"Maxout", &Maxout::from_config},
     {"PReLU", &PReLU::from_config},
     {"ReLU", &ActivationLayer::from_config},
     {"Reshape", &Reshape::from_config},
     {"SimpleRNN", &SimpleRNN::from_config},
     {"Softmax", &ActivationLayer::from_config},
+    {"SpatialDropout2D", &SpatialDropout2D::from_config},
+    {"ZeroPadding2D", &ZeroPadding2D::from_config},
 };
 
 }  // namespace

@@ -88,6 +88,23 @@ INSTANTIATE_TEST_SUITE_P(
                            {"kernel_initializer", "he_uniform"},
                            {"bias_initializer", "ones"}}));
 
+// The pooling, padding and spatial dropout layers; config() writes pool sizes and strides as
+// pairs and ZeroPadding2D's padding in full, so the arguments here are in those forms.
+INSTANTIATE_TEST_SUITE_P(
+    ImageLayers, RoundTrip,
+    ::testing::Values(json{{"type", "MaxPooling2D"}},
+                      json{{"type", "MaxPooling2D"},
+                           {"pool_size", {3, 2}},
+                           {"strides", {1, 2}},
+                           {"padding", "same"}},
+                      json{{"type", "AveragePooling2D"}, {"pool_size", {2, 2}}},
+                      json{{"type", "AveragePooling2D"}, {"strides", {1, 1}}, {"padding", "same"}},
+                      json{{"type", "GlobalAveragePooling2D"}},
+                      json{{"type", "GlobalMaxPooling2D"}, {"keepdims", true}},
+                      json{{"type", "ZeroPadding2D"}},
+                      json{{"type", "ZeroPadding2D"}, {"padding", {{1, 2}, {0, 3}}}},
+                      json{{"type", "SpatialDropout2D"}, {"rate", 0.2}}));
+
 TEST(MakeLayer, BuildsEachTypeItNames) {
   for (const std::string& type : layer_types()) {
     json spec = {{"type", type}};
@@ -95,7 +112,7 @@ TEST(MakeLayer, BuildsEachTypeItNames) {
     if (type == "Dense" || type == "Maxout" || recurrent) spec["units"] = 2;
     if (type == "Bidirectional") spec["layer"] = {{"type", "LSTM"}, {"units", 2}};
     const bool sequences = recurrent || type == "Bidirectional";
-    if (type == "Dropout") spec["rate"] = 0.5;
+    if (type == "Dropout" || type == "SpatialDropout2D") spec["rate"] = 0.5;
     if (type == "Reshape") spec["target_shape"] = {-1};
     std::unique_ptr<Layer> layer = make_layer(spec);
     ASSERT_NE(layer, nullptr) << type;
@@ -104,6 +121,13 @@ TEST(MakeLayer, BuildsEachTypeItNames) {
     // takes sequences and returns them.
     if (type == "Masking") {
       EXPECT_EQ(layer->build(Shape{3, 4}, rng), (Shape{3, 4}));
+      continue;
+    }
+    // Image layers take [C, H, W]; global pooling returns [C], the others images.
+    const bool pooling = type == "MaxPooling2D" || type == "AveragePooling2D";
+    const bool global = type == "GlobalAveragePooling2D" || type == "GlobalMaxPooling2D";
+    if (pooling || global || type == "ZeroPadding2D" || type == "SpatialDropout2D") {
+      EXPECT_EQ(layer->build(Shape{2, 4, 4}, rng).size(), global ? 1u : 3u) << type;
       continue;
     }
     EXPECT_EQ(layer->build(sequences ? Shape{3, 4} : Shape{4}, rng).size(), 1u) << type;
@@ -124,7 +148,8 @@ TEST(MakeLayer, MapsKerasActivationLayersToActivation) {
 TEST(MakeLayer, NamesAnUnknownTypeAndTheClosestKnownOne) {
   std::string message = error_of({{"type", "Dens"}, {"units", 3}});
   EXPECT_CONTAINS(message, "unknown layer type 'Dens' (did you mean 'Dense'?)");
-  EXPECT_CONTAINS(message, "known types: Activation, BatchNormalization, Bidirectional, Dense");
+  EXPECT_CONTAINS(message,
+                  "known types: Activation, AveragePooling2D, BatchNormalization, Bidirectional");
   EXPECT_CONTAINS(error_of({{"type", "Transformer"}}), "unknown layer type 'Transformer'; known");
   EXPECT_CONTAINS(error_of({{"units", 3}}), "\"type\"");
   EXPECT_CONTAINS(error_of({{"type", 3}}), "\"type\"");
