@@ -20,6 +20,7 @@ const std::pair<const char*, Factory> kFactories[] = {
     {"Activation", &ActivationLayer::from_config},
     {"BatchNormalization", &BatchNormalization::from_config},
     {"Bidirectional", &Bidirectional::from_config},
+    {"Conv2D", &Conv2D::from_config},
     {"Dense", &Dense::from_config},
     {"Dropout", &Dropout::from_config},
     {"ELU", &ActivationLayer::from_config},
