@@ -1,6 +1,7 @@
 // The convolution kernels on the two convolutions of the Fashion-MNIST CNN (issue 4), batch 64:
 //   layer 1: Conv2D 32 3×3 "same" on 1×28×28,  layer 2: Conv2D 64 3×3 "same" on 32×14×14.
-// Arguments: algorithm (0 gemm = im2col + nnkit::gemm, 1 dnnl = oneDNN's convolution primitives),
+// Arguments: algorithm (0 gemm = im2col + nnkit::gemm, 1 dnnl = oneDNN's direct convolution on its
+// blocked layouts, reorders included, 2 dnnl_plain = oneDNN on NCHW, its im2col + GEMM),
 // layer (1, 2). GFLOP/s counts 2·multiply-adds of the passes timed. Real time: both run on
 // every OpenMP thread.
 //   BM_ConvForward        forward, with bias
@@ -79,7 +80,8 @@ void run(benchmark::State& state, bool forward, bool backward, bool dx) {
   state.counters["GFLOP/s"] = benchmark::Counter(
       passes * 2.0 * static_cast<double>(s.g.macs()) * static_cast<double>(state.iterations()),
       benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
-  state.SetLabel(algorithm == nnkit::ConvAlgorithm::gemm ? "gemm" : "dnnl");
+  const char* names[] = {"gemm", "dnnl", "dnnl_plain"};
+  state.SetLabel(names[state.range(0)]);
 }
 
 void BM_ConvForward(benchmark::State& state) { run(state, true, false, false); }
@@ -112,7 +114,7 @@ void BM_Conv2DLayerTrainStep(benchmark::State& state) {
 void Layers(benchmark::internal::Benchmark* b) {
   b->ArgNames({"algorithm", "layer"});
   for (int64_t layer : {1, 2})
-    for (int64_t algorithm : {0, 1}) b->Args({algorithm, layer});
+    for (int64_t algorithm : {0, 1, 2}) b->Args({algorithm, layer});
   b->UseRealTime()->Unit(benchmark::kMicrosecond);
 }
 

@@ -188,8 +188,8 @@ void col2im(const Conv2dGeometry& g, const float* __restrict col, float* __restr
 // The per-image passes, each on one image's slices; col is that thread's buffer.
 class GemmConv {
  public:
-  void forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
-               float* y) {
+  void forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y,
+               bool relu) {
     const int64_t taps = g.channels * g.kernel_h * g.kernel_w, pixels = g.out_h * g.out_w;
     const int64_t in_size = g.channels * g.height * g.width, out_size = g.filters * pixels;
     for_images(g, [&](int64_t n, float* col) {
@@ -203,6 +203,11 @@ class GemmConv {
       }
       gemm(Trans::No, Trans::No, g.filters, pixels, taps, 1.0f, w, taps, col_is_input(g) ? xn : col,
            pixels, bias ? 1.0f : 0.0f, yn, pixels);
+      if (relu) {
+        // While the image's output is still in cache.
+#pragma omp simd
+        for (int64_t k = 0; k < out_size; ++k) yn[k] = std::max(yn[k], 0.0f);
+      }
     });
   }
 
@@ -326,73 +331,111 @@ class Staged {
   bool reorders_ = false;
 };
 
-// The primitives of one geometry.
-struct DnnlConv {
-  Conv2dGeometry g;
-  bool bias;
-  dnnl::convolution_forward forward;
-  dnnl::convolution_backward_data backward_data;
-  dnnl::convolution_backward_weights backward_weights;
-  Staged fwd_src, fwd_weights, fwd_dst, bias_mem;
-  Staged bwd_diff_dst, bwd_weights, bwd_diff_src;  // backward_data
-  Staged bww_src, bww_diff_dst, bww_diff_weights;  // backward_weights
-  memory diff_bias;                                // oneDNN overwrites; nnkit accumulates
-  std::vector<float> diff_weights, diff_bias_data;
-  const float* staged_x = nullptr;  // the x whose reorder fwd_src holds
-
-  DnnlConv(const dnnl::engine& engine, const Conv2dGeometry& geometry, bool with_bias)
-      : g(geometry), bias(with_bias) {
+// The primitives of one geometry, each made on its first use (JIT-compiling one takes
+// milliseconds): the forward with and without a fused ReLU, and the two backward passes.
+class DnnlConv {
+ public:
+  // plain: images stay NCHW (oneDNN then runs its own im2col + GEMM); else oneDNN picks its
+  // layouts (blocked, for its direct JIT kernels) and the images are reordered.
+  DnnlConv(const dnnl::engine& engine, const Conv2dGeometry& geometry, bool with_bias, bool plain)
+      : g(geometry), bias(with_bias), engine_(engine) {
     const auto f32 = memory::data_type::f32;
     const memory::dims src_dims{g.batch, g.channels, g.height, g.width};
     const memory::dims w_dims{g.filters, g.channels, g.kernel_h, g.kernel_w};
     const memory::dims dst_dims{g.batch, g.filters, g.out_h, g.out_w};
-    const memory::dims strides{g.stride_h, g.stride_w};
-    const memory::dims dilates{g.dilation_h - 1, g.dilation_w - 1};  // oneDNN: 0 is dense
-    const memory::dims pad_l{g.pad_top, g.pad_left};
-    // oneDNN checks out = (in + pad_l + pad_r − span) / stride + 1 exactly; a "valid"
-    // convolution whose stride leaves rows over has its right pad at zero and that still holds.
-    const memory::dims pad_r{g.pad_bottom, g.pad_right};
-    const memory::desc src_any(src_dims, f32, Tag::any), w_any(w_dims, f32, Tag::any);
-    const memory::desc dst_any(dst_dims, f32, Tag::any);
-    const memory::desc bias_md = bias ? memory::desc({g.filters}, f32, Tag::x) : memory::desc();
-    const memory::desc src_user(src_dims, f32, Tag::nchw), w_user(w_dims, f32, Tag::oihw);
-    const memory::desc dst_user(dst_dims, f32, Tag::nchw);
+    const Tag image = plain ? Tag::nchw : Tag::any;
+    src_any_ = memory::desc(src_dims, f32, image);
+    w_any_ = memory::desc(w_dims, f32, Tag::any);
+    dst_any_ = memory::desc(dst_dims, f32, image);
+    bias_md_ = bias ? memory::desc({g.filters}, f32, Tag::x) : memory::desc();
+    src_user_ = memory::desc(src_dims, f32, Tag::nchw);
+    w_user_ = memory::desc(w_dims, f32, Tag::oihw);
+    dst_user_ = memory::desc(dst_dims, f32, Tag::nchw);
+    fwd_pd_ = forward_pd(dnnl::primitive_attr());
+    forward_[0] = dnnl::convolution_forward(fwd_pd_);
+    fwd_src = Staged(engine_, src_user_, fwd_pd_.src_desc());
+    fwd_weights = Staged(engine_, w_user_, fwd_pd_.weights_desc());
+    fwd_dst = Staged(engine_, dst_user_, fwd_pd_.dst_desc());
+    if (bias) bias_mem = Staged(engine_, bias_md_, bias_md_);
+  }
 
-    dnnl::convolution_forward::primitive_desc fwd_pd(
-        dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
-                                        dnnl::algorithm::convolution_direct, src_any, w_any,
-                                        bias_md, dst_any, strides, dilates, pad_l, pad_r),
-        engine);
-    forward = dnnl::convolution_forward(fwd_pd);
-    fwd_src = Staged(engine, src_user, fwd_pd.src_desc());
-    fwd_weights = Staged(engine, w_user, fwd_pd.weights_desc());
-    fwd_dst = Staged(engine, dst_user, fwd_pd.dst_desc());
-    if (bias) bias_mem = Staged(engine, bias_md, bias_md);
+  const dnnl::convolution_forward& forward(bool relu) {
+    if (relu && !forward_[1]) {
+      dnnl::post_ops ops;
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      dnnl::primitive_attr attr;
+      attr.set_post_ops(ops);
+      // The same layouts as the plain forward, so that the same reorders serve both.
+      forward_[1] = dnnl::convolution_forward(
+          forward_pd(attr, fwd_pd_.src_desc(), fwd_pd_.weights_desc(), fwd_pd_.dst_desc()));
+    }
+    return forward_[relu ? 1 : 0];
+  }
 
+  void make_backward() {
+    if (backward_data) return;
     dnnl::convolution_backward_data::primitive_desc bwd_pd(
-        dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, src_any, w_any,
-                                              dst_any, strides, dilates, pad_l, pad_r),
-        engine, fwd_pd);
+        dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, src_any_, w_any_,
+                                              dst_any_, strides(), dilates(), pad_l(), pad_r()),
+        engine_, fwd_pd_);
     backward_data = dnnl::convolution_backward_data(bwd_pd);
-    bwd_diff_dst = Staged(engine, dst_user, bwd_pd.diff_dst_desc());
-    bwd_weights = Staged(engine, w_user, bwd_pd.weights_desc());
-    bwd_diff_src = Staged(engine, src_user, bwd_pd.diff_src_desc());
+    bwd_diff_dst = Staged(engine_, dst_user_, bwd_pd.diff_dst_desc());
+    bwd_weights = Staged(engine_, w_user_, bwd_pd.weights_desc());
+    bwd_diff_src = Staged(engine_, src_user_, bwd_pd.diff_src_desc());
 
     dnnl::convolution_backward_weights::primitive_desc bww_pd(
-        dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, src_any,
-                                                 w_any, bias_md, dst_any, strides, dilates, pad_l,
-                                                 pad_r),
-        engine, fwd_pd);
+        dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, src_any_,
+                                                 w_any_, bias_md_, dst_any_, strides(), dilates(),
+                                                 pad_l(), pad_r()),
+        engine_, fwd_pd_);
     backward_weights = dnnl::convolution_backward_weights(bww_pd);
-    bww_src = Staged(engine, src_user, bww_pd.src_desc());
-    bww_diff_dst = Staged(engine, dst_user, bww_pd.diff_dst_desc());
-    bww_diff_weights = Staged(engine, w_user, bww_pd.diff_weights_desc());
+    bww_src = Staged(engine_, src_user_, bww_pd.src_desc());
+    bww_diff_dst = Staged(engine_, dst_user_, bww_pd.diff_dst_desc());
+    bww_diff_weights = Staged(engine_, w_user_, bww_pd.diff_weights_desc());
     diff_weights.resize(static_cast<std::size_t>(g.filters * g.channels * g.kernel_h * g.kernel_w));
     if (bias) {
       diff_bias_data.resize(static_cast<std::size_t>(g.filters));
-      diff_bias = memory(bias_md, engine, diff_bias_data.data());
+      diff_bias = memory(bias_md_, engine_, diff_bias_data.data());
     }
   }
+
+  Conv2dGeometry g;
+  bool bias;
+  Staged fwd_src, fwd_weights, fwd_dst, bias_mem;
+  const float* staged_x = nullptr;  // the x whose reorder fwd_src holds
+  dnnl::convolution_backward_data backward_data;
+  dnnl::convolution_backward_weights backward_weights;
+  Staged bwd_diff_dst, bwd_weights, bwd_diff_src;  // backward_data
+  Staged bww_src, bww_diff_dst, bww_diff_weights;  // backward_weights
+  memory diff_bias;                                // oneDNN overwrites; nnkit accumulates
+  std::vector<float> diff_weights, diff_bias_data;
+
+ private:
+  memory::dims strides() const { return {g.stride_h, g.stride_w}; }
+  memory::dims dilates() const { return {g.dilation_h - 1, g.dilation_w - 1}; }  // 0: dense
+  memory::dims pad_l() const { return {g.pad_top, g.pad_left}; }
+  // oneDNN checks out = (in + pad_l + pad_r − span) / stride + 1 exactly; a "valid"
+  // convolution whose stride leaves rows over has its right pad at zero and that still holds.
+  memory::dims pad_r() const { return {g.pad_bottom, g.pad_right}; }
+
+  dnnl::convolution_forward::primitive_desc forward_pd(const dnnl::primitive_attr& attr) {
+    return forward_pd(attr, src_any_, w_any_, dst_any_);
+  }
+  dnnl::convolution_forward::primitive_desc forward_pd(const dnnl::primitive_attr& attr,
+                                                       const memory::desc& src,
+                                                       const memory::desc& w,
+                                                       const memory::desc& dst) {
+    return dnnl::convolution_forward::primitive_desc(
+        dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
+                                        dnnl::algorithm::convolution_direct, src, w, bias_md_, dst,
+                                        strides(), dilates(), pad_l(), pad_r()),
+        attr, engine_);
+  }
+
+  dnnl::engine engine_;
+  memory::desc src_any_, w_any_, dst_any_, bias_md_, src_user_, w_user_, dst_user_;
+  dnnl::convolution_forward::primitive_desc fwd_pd_;
+  dnnl::convolution_forward forward_[2];  // without, with a fused ReLU
 };
 
 }  // namespace
@@ -406,7 +449,7 @@ struct Conv2dKernel::Impl {
   std::optional<dnnl::stream> stream;
   std::deque<DnnlConv> convs;
 
-  DnnlConv& conv_for(const Conv2dGeometry& g, bool bias) {
+  DnnlConv& conv_for(const Conv2dGeometry& g, bool bias, bool plain) {
     if (!engine) {
       engine.emplace(dnnl::engine::kind::cpu, 0);
       stream.emplace(*engine);
@@ -421,7 +464,7 @@ struct Conv2dKernel::Impl {
         return convs.front();
       }
     }
-    convs.emplace_front(*engine, g, bias);
+    convs.emplace_front(*engine, g, bias, plain);
     if (convs.size() > kCachedGeometries) convs.pop_back();
     return convs.front();
   }
@@ -434,19 +477,19 @@ Conv2dKernel::Conv2dKernel(Conv2dKernel&&) noexcept = default;
 Conv2dKernel& Conv2dKernel::operator=(Conv2dKernel&&) noexcept = default;
 
 void Conv2dKernel::forward(const Conv2dGeometry& g, const float* x, const float* w,
-                           const float* bias, float* y) {
+                           const float* bias, float* y, bool relu) {
   if (g.batch == 0) return;
   if (algorithm_ == ConvAlgorithm::gemm) {
-    impl_->gemm.forward(g, x, w, bias, y);
+    impl_->gemm.forward(g, x, w, bias, y, relu);
     return;
   }
-  DnnlConv& c = impl_->conv_for(g, bias != nullptr);
+  DnnlConv& c = impl_->conv_for(g, bias != nullptr, algorithm_ == ConvAlgorithm::dnnl_plain);
   dnnl::stream& s = *impl_->stream;
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, c.fwd_src.in(s, x)},
                                        {DNNL_ARG_WEIGHTS, c.fwd_weights.in(s, w)},
                                        {DNNL_ARG_DST, c.fwd_dst.out(y)}};
   if (bias) args[DNNL_ARG_BIAS] = c.bias_mem.in(s, bias);
-  c.forward.execute(s, args);
+  c.forward(relu).execute(s, args);
   c.fwd_dst.out_done(s);
   s.wait();
   c.staged_x = x;
@@ -459,7 +502,8 @@ void Conv2dKernel::backward(const Conv2dGeometry& g, const float* x, const float
     impl_->gemm.backward(g, x, dy, w, dx, dw, dbias);
     return;
   }
-  DnnlConv& c = impl_->conv_for(g, dbias != nullptr);
+  DnnlConv& c = impl_->conv_for(g, dbias != nullptr, algorithm_ == ConvAlgorithm::dnnl_plain);
+  c.make_backward();
   dnnl::stream& s = *impl_->stream;
   // x reordered again only when the forward's copy is not of this x or has another layout.
   const bool reuse_src = c.staged_x == x && c.fwd_src.reorders() &&

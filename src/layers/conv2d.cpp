@@ -175,24 +175,35 @@ Tensor Conv2D::forward(const Tensor& x, Mode mode) {
   // In training the kernel reads x_ (not x), so backward() hands it the pointer forward() saw.
   if (mode == Mode::Train) x_ = x;
   Tensor z = Tensor::uninitialized(out);
+  // ReLU is fused into the convolution's pass (the commonest activation of a convolution).
+  const bool relu = activation_ == Activation::relu;
   kernel_.forward(g, mode == Mode::Train ? x_.data() : x.data(), weight_.value.data(),
-                  options_.use_bias ? bias_.value.data() : nullptr, z.data());
+                  options_.use_bias ? bias_.value.data() : nullptr, z.data(), relu);
   if (activation_ == Activation::linear) return z;
-  Tensor y = Tensor::uninitialized(out);
+  if (relu) {
+    if (mode == Mode::Train) y_ = z;
+    return z;
+  }
   if (activation_ == Activation::softmax) {
     const int64_t pixels = g.out_h * g.out_w;
     Tensor t = Tensor::uninitialized(out);
     channels_last(g.batch, g.filters, pixels, z.data(), t.data());
     activation_forward(activation_, alpha_, g.batch * pixels, g.filters, t.data(), t.data());
-    channels_first(g.batch, g.filters, pixels, t.data(), y.data());
-  } else {
+    channels_first(g.batch, g.filters, pixels, t.data(), z.data());
+    if (mode == Mode::Train) y_ = z;
+    return z;
+  }
+  if (mode == Mode::Train && activation_backward_reads_input(activation_)) {
+    Tensor y = Tensor::uninitialized(out);
     activation_forward(activation_, alpha_, 1, z.size(), z.data(), y.data());
-  }
-  if (mode == Mode::Train) {
-    if (activation_backward_reads_input(activation_)) z_ = std::move(z);
+    z_ = std::move(z);
     y_ = y;
+    return y;
   }
-  return y;
+  // In place: images are large, and a fresh buffer costs its page faults as well as a pass.
+  activation_forward(activation_, alpha_, 1, z.size(), z.data(), z.data());
+  if (mode == Mode::Train) y_ = z;
+  return z;
 }
 
 Tensor Conv2D::backward(const Tensor& dy) {

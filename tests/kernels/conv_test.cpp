@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <tuple>
@@ -149,6 +150,9 @@ TEST_P(ConvKernelMatchesReference, ForwardAndBothBackwardPasses) {
     kernel.forward(g, x.data(), w.data(), b, y.data());
     conv2d_forward_reference(g, x.data(), w.data(), b, y_ref.data());
     expect_near(y, y_ref, tol, with_bias ? "forward" : "forward without bias");
+    kernel.forward(g, x.data(), w.data(), b, y.data(), /*relu=*/true);
+    for (float& v : y_ref) v = std::max(v, 0.0f);
+    expect_near(y, y_ref, tol, "forward with ReLU");
 
     // Gradients accumulate into whatever dw and dbias hold; dx is overwritten.
     std::vector<float> dw = random_values(w_size, rng), db = random_values(g.filters, rng);
@@ -192,11 +196,12 @@ INSTANTIATE_TEST_SUITE_P(
             Case{1, 28, 28, 32, 3, 3, 1, 1, 1, 1, true, 3},  // the CNN's first convolution
             Case{32, 14, 14, 64, 3, 3, 1, 1, 1, 1, true, 2}  // and its second
             ),
-        ::testing::Values(ConvAlgorithm::gemm, ConvAlgorithm::dnnl)));
+        ::testing::Values(ConvAlgorithm::gemm, ConvAlgorithm::dnnl, ConvAlgorithm::dnnl_plain)));
 
 TEST(ConvKernel, CachesGeometriesOfDifferentBatches) {
   // A training epoch's full batches and its smaller last batch, in turn.
-  for (ConvAlgorithm algorithm : {ConvAlgorithm::gemm, ConvAlgorithm::dnnl}) {
+  for (ConvAlgorithm algorithm :
+       {ConvAlgorithm::gemm, ConvAlgorithm::dnnl, ConvAlgorithm::dnnl_plain}) {
     Conv2dKernel kernel(algorithm);
     Rng rng(12);
     for (int batch : {4, 1, 4, 3, 2, 5, 6, 4}) {

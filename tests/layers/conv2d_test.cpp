@@ -159,6 +159,30 @@ TEST(Conv2D, SoftmaxNormalisesOverTheChannelsOfEachPixel) {
   EXPECT_EQ(conv.output_activation(), "");
 }
 
+TEST(Conv2D, FusedReluMatchesALinearConvolutionThenRelu) {
+  Rng rng(10);
+  Conv2D relu({.filters = 3, .kernel_size = {3, 3}, .padding = "same", .activation = "relu"});
+  Conv2D linear({.filters = 3, .kernel_size = {3, 3}, .padding = "same"});
+  relu.build({2, 5, 4}, rng);
+  linear.build({2, 5, 4}, rng);
+  randomize_bias(relu, rng);
+  for (std::size_t i = 0; i < 2; ++i) linear.params()[i]->value = relu.params()[i]->value;
+  Tensor x = random_tensor({3, 2, 5, 4}, rng), dy = random_tensor({3, 3, 5, 4}, rng);
+  Tensor y = relu.forward(x, Mode::Train), z = linear.forward(x, Mode::Train);
+  Tensor dz = dy;
+  for (int64_t i = 0; i < z.size(); ++i) {
+    EXPECT_NEAR(y[i], std::max(z[i], 0.0f), 1e-6f);
+    if (z[i] <= 0.0f) dz[i] = 0.0f;
+  }
+  Tensor dx = relu.backward(dy), dx_linear = linear.backward(dz);
+  for (int64_t i = 0; i < dx.size(); ++i) EXPECT_NEAR(dx[i], dx_linear[i], 1e-5f);
+  for (std::size_t p = 0; p < 2; ++p) {
+    for (int64_t i = 0; i < relu.params()[p]->grad.size(); ++i) {
+      EXPECT_NEAR(relu.params()[p]->grad[i], linear.params()[p]->grad[i], 1e-4f);
+    }
+  }
+}
+
 TEST(Conv2D, BackwardAddsIntoGradientsAndSkipsAnUnneededInputGradient) {
   Rng rng(6);
   Conv2D conv({.filters = 3, .kernel_size = {3, 3}, .padding = "same", .activation = "relu"});

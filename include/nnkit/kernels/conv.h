@@ -54,7 +54,9 @@ void conv2d_backward_data_reference(const Conv2dGeometry& g, const float* dy, co
 void conv2d_backward_weights_reference(const Conv2dGeometry& g, const float* x, const float* dy,
                                        float* dw, float* dbias);
 
-enum class ConvAlgorithm { gemm, dnnl };
+// gemm: nnkit's im2col + gemm(); dnnl: oneDNN's direct convolution on its blocked layouts, with
+// reorders; dnnl_plain: oneDNN on NCHW as given (it then runs its own im2col + GEMM).
+enum class ConvAlgorithm { gemm, dnnl, dnnl_plain };
 
 // The fast convolution of whatever geometries it is given. It owns what a geometry needs between
 // calls — im2col buffers, or oneDNN primitives and their blocked buffers — made on a geometry's
@@ -70,9 +72,9 @@ class Conv2dKernel {
 
   ConvAlgorithm algorithm() const { return algorithm_; }
 
-  // As conv2d_forward_reference.
-  void forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
-               float* y);
+  // As conv2d_forward_reference; with relu, y = max(that, 0), fused into the pass.
+  void forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y,
+               bool relu = false);
   // Both backward passes: dx overwritten as conv2d_backward_data_reference (skipped when dx is
   // null), dw and dbias (may be null) accumulated as conv2d_backward_weights_reference. x must
   // hold the values the forward() of this geometry last saw; when it is that same pointer the
