@@ -183,6 +183,23 @@ TEST(Conv2D, FusedReluMatchesALinearConvolutionThenRelu) {
   }
 }
 
+TEST(Conv2D, FusedSigmoidBackpropagatesAPreactivationGradient) {
+  Rng rng(11);
+  Conv2D sigmoid({.filters = 2, .kernel_size = {2, 2}, .activation = "sigmoid"});
+  Conv2D linear({.filters = 2, .kernel_size = {2, 2}});
+  EXPECT_EQ(sigmoid.output_activation(), "sigmoid");
+  EXPECT_EQ(linear.output_activation(), "");
+  sigmoid.build({1, 3, 3}, rng);
+  linear.build({1, 3, 3}, rng);
+  linear.params()[0]->value = sigmoid.params()[0]->value;
+  Tensor x = random_tensor({2, 1, 3, 3}, rng), dz = random_tensor({2, 2, 2, 2}, rng);
+  sigmoid.forward(x, Mode::Train);
+  linear.forward(x, Mode::Train);
+  EXPECT_EQ(sigmoid.backward_preactivation(dz).to_vector(), linear.backward(dz).to_vector());
+  EXPECT_EQ(sigmoid.params()[0]->grad.to_vector(), linear.params()[0]->grad.to_vector());
+  EXPECT_THROW(linear.backward_preactivation(dz), ValueError);
+}
+
 TEST(Conv2D, BackwardAddsIntoGradientsAndSkipsAnUnneededInputGradient) {
   Rng rng(6);
   Conv2D conv({.filters = 3, .kernel_size = {3, 3}, .padding = "same", .activation = "relu"});
