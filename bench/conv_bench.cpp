@@ -9,7 +9,10 @@
 //   BM_ConvBackwardNoDx   the weight gradients alone: the first layer of a model, whose input
 //                         gradient nobody reads
 //   BM_ConvTrainStep      what training runs per batch: forward + backward, without dx on layer 1
-//   BM_Conv2DLayerTrainStep  the same through the Conv2D layer (ReLU, caches, allocations)
+//   BM_ConvTrainStepChannels  the same (with dx) for Conv2D 32 3×3 "same" on C×28×28, C = 3, 8,
+//                         16: where oneDNN's blocked layouts start to pay
+//   BM_Conv2DLayerTrainStep  the same through the Conv2D layer (ReLU, caches, allocations) with
+//                         its automatic choice of algorithm
 #include <benchmark/benchmark.h>
 
 #include <vector>
@@ -22,9 +25,11 @@ namespace {
 
 constexpr int64_t kBatch = 64;
 
+// Layers 1 and 2 are the CNN's; a larger "layer" L is a probe of the channel count that the
+// automatic choice turns on: Conv2D 32 3×3 "same" on L×28×28.
 nnkit::Conv2dGeometry layer_geometry(int64_t layer) {
-  const int64_t channels = layer == 1 ? 1 : 32, size = layer == 1 ? 28 : 14;
-  const int64_t filters = layer == 1 ? 32 : 64;
+  const int64_t channels = layer == 1 ? 1 : layer == 2 ? 32 : layer;
+  const int64_t size = layer == 2 ? 14 : 28, filters = layer == 2 ? 64 : 32;
   nnkit::ConvAxis axis = nnkit::conv_axis(size, 3, 1, 1, true);
   return {.batch = kBatch,
           .channels = channels,
@@ -111,6 +116,13 @@ void BM_Conv2DLayerTrainStep(benchmark::State& state) {
       benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
 
+void Channels(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"algorithm", "channels"});
+  for (int64_t channels : {3, 8, 16})
+    for (int64_t algorithm : {0, 1}) b->Args({algorithm, channels});
+  b->UseRealTime()->Unit(benchmark::kMicrosecond);
+}
+
 void Layers(benchmark::internal::Benchmark* b) {
   b->ArgNames({"algorithm", "layer"});
   for (int64_t layer : {1, 2})
@@ -124,6 +136,7 @@ BENCHMARK(BM_ConvForward)->Apply(Layers);
 BENCHMARK(BM_ConvBackward)->Apply(Layers);
 BENCHMARK(BM_ConvBackwardNoDx)->Apply(Layers);
 BENCHMARK(BM_ConvTrainStep)->Apply(Layers);
+BENCHMARK(BM_ConvTrainStep)->Name("BM_ConvTrainStepChannels")->Apply(Channels);
 BENCHMARK(BM_Conv2DLayerTrainStep)
     ->ArgName("layer")
     ->Arg(1)

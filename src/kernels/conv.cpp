@@ -476,14 +476,20 @@ Conv2dKernel::~Conv2dKernel() = default;
 Conv2dKernel::Conv2dKernel(Conv2dKernel&&) noexcept = default;
 Conv2dKernel& Conv2dKernel::operator=(Conv2dKernel&&) noexcept = default;
 
+ConvAlgorithm conv_algorithm_for(const Conv2dGeometry& g) {
+  return g.channels >= 16 && g.filters >= 16 ? ConvAlgorithm::dnnl : ConvAlgorithm::gemm;
+}
+
 void Conv2dKernel::forward(const Conv2dGeometry& g, const float* x, const float* w,
                            const float* bias, float* y, bool relu) {
   if (g.batch == 0) return;
-  if (algorithm_ == ConvAlgorithm::gemm) {
+  const ConvAlgorithm algorithm =
+      algorithm_ == ConvAlgorithm::automatic ? conv_algorithm_for(g) : algorithm_;
+  if (algorithm == ConvAlgorithm::gemm) {
     impl_->gemm.forward(g, x, w, bias, y, relu);
     return;
   }
-  DnnlConv& c = impl_->conv_for(g, bias != nullptr, algorithm_ == ConvAlgorithm::dnnl_plain);
+  DnnlConv& c = impl_->conv_for(g, bias != nullptr, algorithm == ConvAlgorithm::dnnl_plain);
   dnnl::stream& s = *impl_->stream;
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, c.fwd_src.in(s, x)},
                                        {DNNL_ARG_WEIGHTS, c.fwd_weights.in(s, w)},
@@ -498,11 +504,13 @@ void Conv2dKernel::forward(const Conv2dGeometry& g, const float* x, const float*
 void Conv2dKernel::backward(const Conv2dGeometry& g, const float* x, const float* dy,
                             const float* w, float* dx, float* dw, float* dbias) {
   if (g.batch == 0) return;
-  if (algorithm_ == ConvAlgorithm::gemm) {
+  const ConvAlgorithm algorithm =
+      algorithm_ == ConvAlgorithm::automatic ? conv_algorithm_for(g) : algorithm_;
+  if (algorithm == ConvAlgorithm::gemm) {
     impl_->gemm.backward(g, x, dy, w, dx, dw, dbias);
     return;
   }
-  DnnlConv& c = impl_->conv_for(g, dbias != nullptr, algorithm_ == ConvAlgorithm::dnnl_plain);
+  DnnlConv& c = impl_->conv_for(g, dbias != nullptr, algorithm == ConvAlgorithm::dnnl_plain);
   c.make_backward();
   dnnl::stream& s = *impl_->stream;
   // x reordered again only when the forward's copy is not of this x or has another layout.

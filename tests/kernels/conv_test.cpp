@@ -196,7 +196,17 @@ INSTANTIATE_TEST_SUITE_P(
             Case{1, 28, 28, 32, 3, 3, 1, 1, 1, 1, true, 3},  // the CNN's first convolution
             Case{32, 14, 14, 64, 3, 3, 1, 1, 1, 1, true, 2}  // and its second
             ),
-        ::testing::Values(ConvAlgorithm::gemm, ConvAlgorithm::dnnl, ConvAlgorithm::dnnl_plain)));
+        ::testing::Values(ConvAlgorithm::gemm, ConvAlgorithm::dnnl, ConvAlgorithm::dnnl_plain,
+                          ConvAlgorithm::automatic)));
+
+TEST(ConvKernel, PicksOneDnnForSixteenChannelsAndFiltersOrMore) {
+  EXPECT_EQ(conv_algorithm_for(geometry_of(Case{32, 14, 14, 64, 3, 3, 1, 1, 1, 1, true, 64})),
+            ConvAlgorithm::dnnl);
+  EXPECT_EQ(conv_algorithm_for(geometry_of(Case{1, 28, 28, 32, 3, 3, 1, 1, 1, 1, true, 64})),
+            ConvAlgorithm::gemm);
+  EXPECT_EQ(conv_algorithm_for(geometry_of(Case{32, 14, 14, 8, 3, 3, 1, 1, 1, 1, true, 64})),
+            ConvAlgorithm::gemm);
+}
 
 TEST(ConvKernel, CachesGeometriesOfDifferentBatches) {
   // A training epoch's full batches and its smaller last batch, in turn.

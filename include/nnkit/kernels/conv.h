@@ -3,7 +3,8 @@
 // flipped). Images are x [batch, channels, height, width], weights w [filters, channels,
 // kernel_h, kernel_w] (PyTorch's layout), outputs y [batch, filters, out_h, out_w].
 //
-// Two fast implementations sit behind Conv2dKernel, chosen by measurement (bench/README.md):
+// Two fast implementations sit behind Conv2dKernel, chosen per geometry by measurement
+// (bench/README.md):
 // - gemm: im2col per image into a [channels·kernel_h·kernel_w, out_h·out_w] matrix, one GEMM
 //   per image (nnkit::gemm), col2im for the input gradient; images spread over OpenMP threads.
 // - dnnl: oneDNN's convolution primitives (forward_training, backward_data, backward_weights)
@@ -55,8 +56,14 @@ void conv2d_backward_weights_reference(const Conv2dGeometry& g, const float* x, 
                                        float* dw, float* dbias);
 
 // gemm: nnkit's im2col + gemm(); dnnl: oneDNN's direct convolution on its blocked layouts, with
-// reorders; dnnl_plain: oneDNN on NCHW as given (it then runs its own im2col + GEMM).
-enum class ConvAlgorithm { gemm, dnnl, dnnl_plain };
+// reorders; dnnl_plain: oneDNN on NCHW as given (it then runs its own im2col + GEMM);
+// automatic: per geometry, dnnl when both channels and filters are at least 16, else gemm
+// (oneDNN's blocked layouts group channels by 16: below that part of every vector is padding,
+// and the reorders cost more than they save; measured in bench/README.md).
+enum class ConvAlgorithm { gemm, dnnl, dnnl_plain, automatic };
+
+// The algorithm automatic picks for g.
+ConvAlgorithm conv_algorithm_for(const Conv2dGeometry& g);
 
 // The fast convolution of whatever geometries it is given. It owns what a geometry needs between
 // calls — im2col buffers, or oneDNN primitives and their blocked buffers — made on a geometry's
@@ -65,7 +72,7 @@ enum class ConvAlgorithm { gemm, dnnl, dnnl_plain };
 // whose sizes are positive and consistent; std::bad_alloc (and for dnnl, dnnl::error) otherwise.
 class Conv2dKernel {
  public:
-  explicit Conv2dKernel(ConvAlgorithm algorithm = ConvAlgorithm::dnnl);
+  explicit Conv2dKernel(ConvAlgorithm algorithm = ConvAlgorithm::automatic);
   ~Conv2dKernel();
   Conv2dKernel(Conv2dKernel&&) noexcept;
   Conv2dKernel& operator=(Conv2dKernel&&) noexcept;
