@@ -170,48 +170,51 @@ Tensor Conv2D::forward(const Tensor& x, Mode mode) {
       who(), input_shape_, x,
       x.rank() == 4 ? "" : "Conv2D takes images [N, channels, height, width]");
   const Conv2dGeometry g = geometry(x.dim(0));
-  Shape out = {g.batch, g.filters, g.out_h, g.out_w};
-  clear_cache();
-  // In training the kernel reads x_ (not x), so backward() hands it the pointer forward() saw.
-  if (mode == Mode::Train) x_ = x;
+  const Shape out = {g.batch, g.filters, g.out_h, g.out_w};
+  const bool train = mode == Mode::Train;
+  cached_ = false;
+  // The cache's buffers are kept from batch to batch (a Tensor copy into one of the same size
+  // reuses it): images are large, and fresh memory costs its page faults on every batch. In
+  // training the kernel reads x_ (not x), so backward() hands it the pointer forward() saw.
+  if (train) x_ = x;
   Tensor z = Tensor::uninitialized(out);
   // ReLU is fused into the convolution's pass (the commonest activation of a convolution).
   const bool relu = activation_ == Activation::relu;
-  kernel_.forward(g, mode == Mode::Train ? x_.data() : x.data(), weight_.value.data(),
-                  options_.use_bias ? bias_.value.data() : nullptr, z.data(), relu);
-  if (activation_ == Activation::linear) return z;
-  if (relu) {
-    if (mode == Mode::Train) y_ = z;
-    return z;
-  }
+  // Its backward needs only where the output is positive: one byte per element, not a copy.
+  if (train && relu) relu_mask_.resize(static_cast<std::size_t>(z.size()));
+  kernel_.forward(g, train ? x_.data() : x.data(), weight_.value.data(),
+                  options_.use_bias ? bias_.value.data() : nullptr, z.data(), relu,
+                  train && relu ? relu_mask_.data() : nullptr);
+  cached_ = train;
+  if (activation_ == Activation::linear || relu) return z;
   if (activation_ == Activation::softmax) {
     const int64_t pixels = g.out_h * g.out_w;
     Tensor t = Tensor::uninitialized(out);
     channels_last(g.batch, g.filters, pixels, z.data(), t.data());
     activation_forward(activation_, alpha_, g.batch * pixels, g.filters, t.data(), t.data());
     channels_first(g.batch, g.filters, pixels, t.data(), z.data());
-    if (mode == Mode::Train) y_ = z;
+    if (train) y_ = z;
     return z;
   }
-  if (mode == Mode::Train && activation_backward_reads_input(activation_)) {
+  if (train && activation_backward_reads_input(activation_)) {
     Tensor y = Tensor::uninitialized(out);
     activation_forward(activation_, alpha_, 1, z.size(), z.data(), y.data());
     z_ = std::move(z);
     y_ = y;
     return y;
   }
-  // In place: images are large, and a fresh buffer costs its page faults as well as a pass.
   activation_forward(activation_, alpha_, 1, z.size(), z.data(), z.data());
-  if (mode == Mode::Train) y_ = z;
+  if (train) y_ = z;
   return z;
 }
 
 Tensor Conv2D::backward(const Tensor& dy) {
-  detail::check_forward_cache(who(), !x_.empty());
+  detail::check_forward_cache(who(), cached_);
   const Conv2dGeometry g = geometry(x_.dim(0));
   detail::check_gradient_shape(who(), {g.batch, g.filters, g.out_h, g.out_w}, dy);
   if (activation_ == Activation::linear) return linear_backward(dy);
-  Tensor dz = Tensor::uninitialized(dy.shape());
+  if (activation_ == Activation::relu) return linear_backward(dy, relu_mask_.data());
+  if (dz_.shape() != dy.shape()) dz_ = Tensor::uninitialized(dy.shape());
   if (activation_ == Activation::softmax) {
     // Softmax's Jacobian couples the channels of a pixel: work channels-last.
     const int64_t pixels = g.out_h * g.out_w;
@@ -220,36 +223,40 @@ Tensor Conv2D::backward(const Tensor& dy) {
     channels_last(g.batch, g.filters, pixels, dy.data(), d_last.data());
     activation_backward(activation_, alpha_, g.batch * pixels, g.filters, nullptr, y_last.data(),
                         d_last.data(), d_last.data());
-    channels_first(g.batch, g.filters, pixels, d_last.data(), dz.data());
+    channels_first(g.batch, g.filters, pixels, d_last.data(), dz_.data());
   } else {
-    activation_backward(activation_, alpha_, 1, dy.size(), z_.empty() ? nullptr : z_.data(),
-                        y_.data(), dy.data(), dz.data());
+    const bool reads_z = activation_backward_reads_input(activation_);
+    activation_backward(activation_, alpha_, 1, dy.size(), reads_z ? z_.data() : nullptr, y_.data(),
+                        dy.data(), dz_.data());
   }
-  return linear_backward(dz);
+  return linear_backward(dz_);
 }
 
 Tensor Conv2D::backward_preactivation(const Tensor& dz) {
   if (output_activation().empty()) return Layer::backward_preactivation(dz);
-  detail::check_forward_cache(who(), !x_.empty());
+  detail::check_forward_cache(who(), cached_);
   const Conv2dGeometry g = geometry(x_.dim(0));
   detail::check_gradient_shape(who(), {g.batch, g.filters, g.out_h, g.out_w}, dz);
   return linear_backward(dz);
 }
 
-Tensor Conv2D::linear_backward(const Tensor& dz) {
+Tensor Conv2D::linear_backward(const Tensor& dz, const uint8_t* relu_mask) {
   const Conv2dGeometry g = geometry(x_.dim(0));
   Tensor dx = input_gradient_needed_ ? Tensor::uninitialized(x_.shape()) : Tensor();
   kernel_.backward(g, x_.data(), dz.data(), weight_.value.data(),
                    input_gradient_needed_ ? dx.data() : nullptr, weight_.grad.data(),
-                   options_.use_bias ? bias_.grad.data() : nullptr);
+                   options_.use_bias ? bias_.grad.data() : nullptr, relu_mask);
   return dx;
 }
 
 void Conv2D::clear_cache() {
   // Moves, not copies: a copy of an empty Tensor has shape [] and so one element.
+  cached_ = false;
   x_ = Tensor();
   z_ = Tensor();
   y_ = Tensor();
+  dz_ = Tensor();
+  relu_mask_.clear();
 }
 
 std::vector<Param*> Conv2D::params() {

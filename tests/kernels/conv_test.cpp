@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -173,6 +174,24 @@ TEST_P(ConvKernelMatchesReference, ForwardAndBothBackwardPasses) {
                                       with_bias ? db_ref.data() : nullptr);
     expect_near(dw, dw_ref, 2 * tol, "dw, second backward without dx");
     expect_near(db, db_ref, 2 * tol, "dbias, second backward without dx");
+
+    // Through a fused ReLU: the mask marks y > 0, and backward runs on dy ⊙ mask.
+    std::vector<uint8_t> mask(y_size, 7);
+    kernel.forward(g, x.data(), w.data(), b, y.data(), /*relu=*/true, mask.data());
+    expect_near(y, y_ref, tol, "forward with ReLU and mask");
+    std::vector<float> dy_masked = dy;
+    for (int64_t k = 0; k < y_size; ++k) {
+      ASSERT_EQ(mask[k], y[k] > 0.0f ? 1 : 0) << k;
+      if (!mask[k]) dy_masked[k] = 0.0f;
+    }
+    kernel.backward(g, x.data(), dy.data(), w.data(), dx.data(), dw.data(),
+                    with_bias ? db.data() : nullptr, mask.data());
+    conv2d_backward_data_reference(g, dy_masked.data(), w.data(), dx_ref.data());
+    conv2d_backward_weights_reference(g, x.data(), dy_masked.data(), dw_ref.data(),
+                                      with_bias ? db_ref.data() : nullptr);
+    expect_near(dx, dx_ref, tol, "dx through ReLU");
+    expect_near(dw, dw_ref, 3 * tol, "dw through ReLU");
+    expect_near(db, db_ref, 3 * tol, "dbias through ReLU");
   }
 }
 

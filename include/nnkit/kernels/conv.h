@@ -79,15 +79,18 @@ class Conv2dKernel {
 
   ConvAlgorithm algorithm() const { return algorithm_; }
 
-  // As conv2d_forward_reference; with relu, y = max(that, 0), fused into the pass.
+  // As conv2d_forward_reference; with relu, y = max(that, 0), fused into the pass, and
+  // relu_mask, when given (one byte per element of y), set to y > 0 for backward().
   void forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y,
-               bool relu = false);
+               bool relu = false, uint8_t* relu_mask = nullptr);
   // Both backward passes: dx overwritten as conv2d_backward_data_reference (skipped when dx is
   // null), dw and dbias (may be null) accumulated as conv2d_backward_weights_reference. x must
   // hold the values the forward() of this geometry last saw; when it is that same pointer the
-  // kernel may use its own reordered copy of it instead of reading it again.
+  // kernel may use its own reordered copy of it instead of reading it again. relu_mask, when
+  // given (the forward's), makes dy the gradient with respect to the fused ReLU's output: the
+  // passes then run on dy ⊙ relu_mask.
   void backward(const Conv2dGeometry& g, const float* x, const float* dy, const float* w, float* dx,
-                float* dw, float* dbias);
+                float* dw, float* dbias, const uint8_t* relu_mask = nullptr);
 
  private:
   struct Impl;

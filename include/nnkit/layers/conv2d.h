@@ -51,7 +51,8 @@ class Conv2D final : public Layer {
   // Throws ShapeError unless the input is an image [C, H, W] the kernel fits ("valid").
   Shape build(const Shape& input, Rng& rng) override;
   // x: [batch, C, H, W] -> [batch, filters, out_h, out_w]. Train keeps x, and the
-  // pre-activation z and output y where the activation's derivative needs them.
+  // pre-activation z and output y where the activation's derivative needs them (for relu, a
+  // byte mask of where y > 0).
   Tensor forward(const Tensor& x, Mode mode) override;
   // dy: [batch, filters, out_h, out_w] -> dx: [batch, C, H, W] (empty when
   // input_gradient_needed() is false). Adds into weight's and bias's grads.
@@ -68,7 +69,9 @@ class Conv2D final : public Layer {
  private:
   std::string who() const;
   Conv2dGeometry geometry(int64_t batch) const;
-  Tensor linear_backward(const Tensor& dz);
+  // The convolution's backward for dz, the gradient with respect to its output (before the
+  // activation, or after the fused ReLU when relu_mask is given).
+  Tensor linear_backward(const Tensor& dz, const uint8_t* relu_mask = nullptr);
   void clear_cache();
 
   Conv2DOptions options_;
@@ -79,10 +82,13 @@ class Conv2D final : public Layer {
   Conv2dKernel kernel_;
   Param weight_{"weight", Tensor(), Tensor()};
   Param bias_{"bias", Tensor(), Tensor()};
-  // Forward cache (Train only).
-  Tensor x_;  // input
-  Tensor z_;  // pre-activation, when activation_backward_reads_input()
-  Tensor y_;  // output, unless the activation is linear
+  // Forward cache (Train only), valid while cached_; the buffers outlive it, for reuse.
+  bool cached_ = false;
+  Tensor x_;                        // input
+  Tensor z_;                        // pre-activation, when activation_backward_reads_input()
+  Tensor y_;                        // output, unless the activation is linear or relu
+  std::vector<uint8_t> relu_mask_;  // relu: output > 0
+  Tensor dz_;  // backward's scratch: the gradient with respect to the pre-activation
 };
 
 }  // namespace nnkit
