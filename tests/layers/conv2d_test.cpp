@@ -8,7 +8,10 @@
 
 #include "gradient_check.h"
 #include "nnkit/error.h"
+#include "nnkit/io/model_file.h"
 #include "nnkit/layers/registry.h"
+#include "nnkit/model.h"
+#include "scratch_dir.h"
 
 namespace nnkit {
 namespace {
@@ -283,6 +286,41 @@ TEST(Conv2D, ConfigRoundTrips) {
   EXPECT_EQ(defaults["activation"], "linear");
   EXPECT_EQ(defaults["use_bias"], true);
   EXPECT_EQ(defaults["kernel_initializer"], "glorot_uniform");
+}
+
+TEST(Conv2D, TrainsInAModelAndSurvivesAModelFile) {
+  // Images whose class is which half, left or right, holds the bright blob.
+  Rng rng(12);
+  const int64_t samples = 64;
+  Tensor x({samples, 1, 6, 6}), y({samples});
+  for (int64_t n = 0; n < samples; ++n) {
+    const int64_t label = n % 2;
+    y[n] = static_cast<float>(label);
+    for (int64_t i = 0; i < 36; ++i) x[n * 36 + i] = rng.uniform(0.0f, 0.2f);
+    const int64_t row = static_cast<int64_t>(rng.below(5));
+    const int64_t col = label * 3 + static_cast<int64_t>(rng.below(2));
+    for (int64_t r = row; r < row + 2; ++r)
+      for (int64_t c = col; c < col + 2; ++c) x[n * 36 + r * 6 + c] = 1.0f;
+  }
+  Sequential model = Sequential::from_spec(json::parse(R"({
+    "input_shape": [1, 6, 6],
+    "layers": [
+      {"type": "Conv2D", "filters": 4, "kernel_size": 3, "padding": "same", "activation": "relu"},
+      {"type": "Conv2D", "filters": 4, "kernel_size": [2, 2], "strides": 2},
+      {"type": "Flatten"},
+      {"type": "Dense", "units": 2, "activation": "softmax"}],
+    "loss": "sparse_categorical_crossentropy",
+    "optimizer": {"type": "adam", "learning_rate": 0.01},
+    "seed": 3})"));
+  const double first = model.train_on_batch(x, y);
+  double last = first;
+  for (int step = 0; step < 60; ++step) last = model.train_on_batch(x, y);
+  EXPECT_LT(last, 0.5 * first);
+
+  testing::ScratchDir dir;
+  save_model(dir.file("cnn.safetensors"), model);
+  Sequential loaded = load_model(dir.file("cnn.safetensors"));
+  EXPECT_EQ(loaded.predict(x).to_vector(), model.predict(x).to_vector());
 }
 
 TEST(Conv2D, RejectsBadArguments) {
