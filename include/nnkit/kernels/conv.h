@@ -4,11 +4,12 @@
 // kernel_h, kernel_w] (PyTorch's layout), outputs y [batch, filters, out_h, out_w].
 //
 // Two fast implementations sit behind Conv2dKernel, chosen per geometry by measurement
-// (bench/README.md):
+// (ConvAlgorithm::automatic; bench/README.md):
 // - gemm: im2col per image into a [channels·kernel_h·kernel_w, out_h·out_w] matrix, one GEMM
 //   per image (nnkit::gemm), col2im for the input gradient; images spread over OpenMP threads.
 // - dnnl: oneDNN's convolution primitives (forward_training, backward_data, backward_weights)
-//   on its blocked layouts, with reorders from and to NCHW / OIHW.
+//   on its blocked layouts, with reorders from and to NCHW / OIHW. (dnnl_plain, the same
+//   primitives on NCHW, is kept for the benchmark: it lost everywhere.)
 // The *_reference functions are plain direct loops in double, kept to test the fast ones.
 #pragma once
 
