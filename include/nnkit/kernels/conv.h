@@ -9,7 +9,7 @@
 //   per image (nnkit::gemm), col2im for the input gradient; images spread over OpenMP threads.
 // - dnnl: oneDNN's convolution primitives (forward_training, backward_data, backward_weights)
 //   on its blocked layouts, with reorders from and to NCHW / OIHW. (dnnl_plain, the same
-//   primitives on NCHW, is kept for the benchmark: it lost everywhere.)
+//   primitives on NCHW, is kept for the benchmark: it was never the fastest.)
 // The *_reference functions are plain direct loops in double, kept to test the fast ones.
 #pragma once
 
