@@ -4,6 +4,7 @@
 #include "nnkit/layers/activation.h"
 #include "nnkit/layers/batch_normalization.h"
 #include "nnkit/layers/bidirectional.h"
+#include "nnkit/layers/conv2d.h"
 #include "nnkit/layers/dense.h"
 #include "nnkit/layers/dropout.h"
 #include "nnkit/layers/flatten.h"

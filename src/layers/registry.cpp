@@ -21,6 +21,7 @@ const std::pair<const char*, Factory> kFactories[] = {
     {"AveragePooling2D", &AveragePooling2D::from_config},
     {"BatchNormalization", &BatchNormalization::from_config},
     {"Bidirectional", &Bidirectional::from_config},
+    {"Conv2D", &Conv2D::from_config},
     {"Dense", &Dense::from_config},
     {"Dropout", &Dropout::from_config},
     {"ELU", &ActivationLayer::from_config},

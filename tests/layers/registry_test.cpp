@@ -86,6 +86,17 @@ INSTANTIATE_TEST_SUITE_P(
                            {"return_sequences", true},
                            {"go_backwards", true},
                            {"kernel_initializer", "he_uniform"},
+                           {"bias_initializer", "ones"}},
+                      json{{"type", "Conv2D"}, {"filters", 32}, {"kernel_size", {3, 3}}},
+                      json{{"type", "Conv2D"},
+                           {"filters", 6},
+                           {"kernel_size", {3, 5}},
+                           {"strides", {1, 1}},
+                           {"padding", "same"},
+                           {"dilation_rate", {2, 1}},
+                           {"activation", "relu"},
+                           {"use_bias", false},
+                           {"kernel_initializer", "he_uniform"},
                            {"bias_initializer", "ones"}}));
 
 // The pooling, padding and spatial dropout layers; config() writes pool sizes and strides as
@@ -114,6 +125,7 @@ TEST(MakeLayer, BuildsEachTypeItNames) {
     const bool sequences = recurrent || type == "Bidirectional";
     if (type == "Dropout" || type == "SpatialDropout2D") spec["rate"] = 0.5;
     if (type == "Reshape") spec["target_shape"] = {-1};
+    if (type == "Conv2D") spec.update({{"filters", 2}, {"kernel_size", 3}});
     std::unique_ptr<Layer> layer = make_layer(spec);
     ASSERT_NE(layer, nullptr) << type;
     Rng rng(81);
@@ -121,6 +133,10 @@ TEST(MakeLayer, BuildsEachTypeItNames) {
     // takes sequences and returns them.
     if (type == "Masking") {
       EXPECT_EQ(layer->build(Shape{3, 4}, rng), (Shape{3, 4}));
+      continue;
+    }
+    if (type == "Conv2D") {
+      EXPECT_EQ(layer->build(Shape{1, 4, 4}, rng), (Shape{2, 2, 2}));
       continue;
     }
     // Image layers take [C, H, W]; global pooling returns [C], the others images.
@@ -149,7 +165,8 @@ TEST(MakeLayer, NamesAnUnknownTypeAndTheClosestKnownOne) {
   std::string message = error_of({{"type", "Dens"}, {"units", 3}});
   EXPECT_CONTAINS(message, "unknown layer type 'Dens' (did you mean 'Dense'?)");
   EXPECT_CONTAINS(message,
-                  "known types: Activation, AveragePooling2D, BatchNormalization, Bidirectional");
+                  "known types: Activation, AveragePooling2D, BatchNormalization, Bidirectional, "
+                  "Conv2D, Dense");
   EXPECT_CONTAINS(error_of({{"type", "Transformer"}}), "unknown layer type 'Transformer'; known");
   EXPECT_CONTAINS(error_of({{"units", 3}}), "\"type\"");
   EXPECT_CONTAINS(error_of({{"type", 3}}), "\"type\"");
