@@ -73,3 +73,23 @@ TEST(Tensor, EmptyTensorCopiesAsEmpty) {
 
 }  // namespace
 }  // namespace nnkit
+
+// Large blocks are recycled (tensor.cpp's buffer cache): a tensor made in the freed block of
+// another must still start as its constructor says, and two live tensors never share a block.
+TEST(TensorStorage, RecycledBlocksStartAsTheConstructorSays) {
+  const Shape big{512, 256};  // 512 KiB, above the cache's threshold
+  const float* first = nullptr;
+  {
+    Tensor a(big, 7.0f);
+    first = a.data();
+  }
+  Tensor zeros(big);
+  Tensor twos(big, 2.0f);
+  EXPECT_NE(zeros.data(), twos.data());
+  EXPECT_TRUE(zeros.data() == first || twos.data() == first);
+  for (float v : zeros) ASSERT_EQ(v, 0.0f);
+  for (float v : twos) ASSERT_EQ(v, 2.0f);
+  Tensor copy = twos;
+  EXPECT_NE(copy.data(), twos.data());
+  EXPECT_EQ(copy.to_vector(), twos.to_vector());
+}

@@ -66,7 +66,9 @@ class Tensor {
   Tensor gather_rows(const int64_t* indices, int64_t count) const;
 
  private:
+  // Hands the storage back to the buffer cache (tensor.cpp), which needs its size.
   struct AlignedFree {
+    std::size_t bytes;  // no default member initializer: GCC would need Tensor complete
     void operator()(float* p) const;
   };
   void allocate();
