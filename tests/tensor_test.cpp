@@ -71,9 +71,6 @@ TEST(Tensor, EmptyTensorCopiesAsEmpty) {
   EXPECT_EQ(scalar_copy[0], 3.0f);
 }
 
-}  // namespace
-}  // namespace nnkit
-
 // Large blocks are recycled (tensor.cpp's buffer cache): a tensor made in the freed block of
 // another must still start as its constructor says, and two live tensors never share a block.
 TEST(TensorStorage, RecycledBlocksStartAsTheConstructorSays) {
@@ -93,3 +90,6 @@ TEST(TensorStorage, RecycledBlocksStartAsTheConstructorSays) {
   EXPECT_NE(copy.data(), twos.data());
   EXPECT_EQ(copy.to_vector(), twos.to_vector());
 }
+
+}  // namespace
+}  // namespace nnkit
