@@ -6,6 +6,7 @@
 
 #include "fmt/format.h"
 #include "nnkit/error.h"
+#include "nnkit/kernels/threads.h"
 #include "nnkit/layers/recurrent.h"
 #include "nnkit/layers/registry.h"
 
@@ -312,6 +313,7 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
   if (options.batch_size < 1) {
     throw ValueError(fmt::format("fit: batch_size must be >= 1, got {}", options.batch_size));
   }
+  FlushDenormalsScope flush;  // late in training, denormals slow every kernel (threads.h)
   if (options.tbptt_steps < 0) {
     throw ValueError(
         fmt::format("fit: tbptt_steps must be >= 0 (0: full BPTT), got {}", options.tbptt_steps));

@@ -48,7 +48,10 @@ int main(int argc, char** argv) {
   int threads = 0;
   app.add_option("--threads", threads, "Threads for the kernels (default: every core)")
       ->check(nnkit::cli::non_negative());
-  app.parse_complete_callback([&] { nnkit::set_num_threads(threads); });
+  app.parse_complete_callback([&] {
+    nnkit::set_num_threads(threads);
+    nnkit::set_flush_denormals(true);
+  });
   nnkit::cli::add_train_command(app);
   nnkit::cli::add_predict_command(app);
   nnkit::cli::add_evaluate_command(app);
