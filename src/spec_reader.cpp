@@ -164,6 +164,19 @@ std::vector<int64_t> SpecReader::get_int_list(const std::string& key,
   return out;
 }
 
+std::optional<std::array<int64_t, 2>> SpecReader::get_optional_int_pair(const std::string& key) {
+  static constexpr char kExpected[] = "an integer or a list of two integers [height, width]";
+  const nlohmann::json* v = find(key);
+  if (v == nullptr || v->is_null()) return std::nullopt;
+  if (!v->is_array()) {
+    const int64_t n = to_int(key, *v, kExpected);
+    return std::array<int64_t, 2>{n, n};
+  }
+  if (v->size() != 1 && v->size() != 2) type_error(key, kExpected);
+  const int64_t first = to_int(key, v->front(), kExpected);
+  return std::array<int64_t, 2>{first, to_int(key, v->back(), kExpected)};
+}
+
 Initializer SpecReader::get_initializer(const std::string& key, const Initializer& fallback) {
   const nlohmann::json* v = find(key);
   if (v == nullptr) return fallback;

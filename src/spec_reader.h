@@ -5,6 +5,7 @@
 // API.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -33,6 +34,9 @@ class SpecReader {
   // Absent or null: fallback (Keras writes "activation": null for linear).
   std::string get_string(const std::string& key, const std::string& fallback);
   std::vector<int64_t> get_int_list(const std::string& key, const std::vector<int64_t>& fallback);
+  // Keras's "integer or pair" arguments (kernel_size, strides, pool_size): 3 and [3] mean
+  // [3, 3]; absent or null: nullopt. Anything else throws, naming the argument.
+  std::optional<std::array<int64_t, 2>> get_optional_int_pair(const std::string& key);
   Initializer get_initializer(const std::string& key, const Initializer& fallback);
   // A nested spec (Bidirectional's "layer"): nullptr when absent; throws unless a JSON object.
   const nlohmann::json* get_object(const std::string& key);

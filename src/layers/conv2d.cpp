@@ -10,26 +10,6 @@ namespace nnkit {
 
 namespace {
 
-// An argument Keras takes as an integer or a pair: 3 means [3, 3].
-std::array<int64_t, 2> get_pair(detail::SpecReader& args, const nlohmann::json& config,
-                                const std::string& key, std::array<int64_t, 2> fallback) {
-  auto v = config.find(key);
-  if (v == config.end() || v->is_null() || !v->is_array()) {
-    // Absent, null or a single number (get_int reports any other type).
-    const int64_t n = args.get_int(key, fallback[0]);
-    if (v == config.end() || v->is_null()) return fallback;
-    return {n, n};
-  }
-  std::vector<int64_t> list = args.get_int_list(key, {});
-  if (list.size() == 1) return {list[0], list[0]};
-  if (list.size() != 2) {
-    throw ValueError(fmt::format(
-        "Conv2D: argument '{}' must be an integer or a list of 2 integers [height, width], got {}",
-        key, v->dump()));
-  }
-  return {list[0], list[1]};
-}
-
 std::string pair_string(const std::array<int64_t, 2>& p) {
   return fmt::format("[{}, {}]", p[0], p[1]);
 }
@@ -88,10 +68,10 @@ std::unique_ptr<Layer> Conv2D::from_config(const nlohmann::json& config) {
   args.require("filters");
   args.require("kernel_size");
   o.filters = args.get_int("filters", 0);
-  o.kernel_size = get_pair(args, config, "kernel_size", o.kernel_size);
-  o.strides = get_pair(args, config, "strides", o.strides);
+  o.kernel_size = args.get_optional_int_pair("kernel_size").value_or(o.kernel_size);
+  o.strides = args.get_optional_int_pair("strides").value_or(o.strides);
   o.padding = args.get_string("padding", o.padding);
-  o.dilation_rate = get_pair(args, config, "dilation_rate", o.dilation_rate);
+  o.dilation_rate = args.get_optional_int_pair("dilation_rate").value_or(o.dilation_rate);
   o.activation = args.get_string("activation", o.activation);
   o.alpha = args.get_optional_float("alpha");
   o.use_bias = args.get_bool("use_bias", o.use_bias);

@@ -10,33 +10,6 @@ namespace nnkit {
 
 namespace {
 
-// The raw value of an "int or pair" argument: {} when absent or null, {k} for an integer, the
-// list for a list. Type errors are thrown here; the length is checked by as_pair() after
-// SpecReader::finish(), so that a misspelt argument is reported first.
-std::vector<int64_t> read_int_or_list(detail::SpecReader& args, const std::string& type,
-                                      const nlohmann::json& config, const std::string& key) {
-  auto it = config.find(key);
-  if (it != config.end() && !it->is_null() && !it->is_number() && !it->is_array()) {
-    throw ValueError(
-        fmt::format("{}: argument '{}' must be an integer or a list of two integers, "
-                    "got {}",
-                    type, key, it->dump()));
-  }
-  if (it != config.end() && it->is_array()) return args.get_int_list(key, {});
-  std::optional<int64_t> v = args.get_optional_int(key);
-  return v ? std::vector<int64_t>{*v} : std::vector<int64_t>{};
-}
-
-std::array<int64_t, 2> as_pair(const std::string& type, const std::string& key,
-                               const std::vector<int64_t>& v) {
-  if (v.size() == 1) return {v[0], v[0]};
-  if (v.size() == 2) return {v[0], v[1]};
-  throw ValueError(
-      fmt::format("{}: argument '{}' must be an integer or a list of two integers, "
-                  "got [{}]",
-                  type, key, fmt::join(v, ", ")));
-}
-
 const Pooling2DOptions& validated(const std::string& type, const Pooling2DOptions& o) {
   if (o.pool_size[0] <= 0 || o.pool_size[1] <= 0) {
     throw ValueError(fmt::format("{}: pool_size must be positive, got [{}]", type,
@@ -64,12 +37,10 @@ Pooling2DOptions Pooling2D::options_from_config(const std::string& type,
                                                 const nlohmann::json& config) {
   detail::SpecReader args(type, config);
   Pooling2DOptions o;
-  std::vector<int64_t> pool_size = read_int_or_list(args, type, config, "pool_size");
-  std::vector<int64_t> strides = read_int_or_list(args, type, config, "strides");
+  o.pool_size = args.get_optional_int_pair("pool_size").value_or(o.pool_size);
+  o.strides = args.get_optional_int_pair("strides");
   o.padding = detail::to_lower(args.get_string("padding", o.padding));
   args.finish();
-  if (!pool_size.empty()) o.pool_size = as_pair(type, "pool_size", pool_size);
-  if (!strides.empty()) o.strides = as_pair(type, "strides", strides);
   return o;
 }
 

@@ -342,7 +342,7 @@ TEST(Conv2D, RejectsBadArguments) {
       error_of(with("kernel_size", json({3, 0}))),
       "Conv2D(filters=4, kernel_size=[3, 0]): kernel_size must be positive, got [3, 0]");
   EXPECT_CONTAINS(error_of(with("kernel_size", json({3, 3, 3}))),
-                  "Conv2D: argument 'kernel_size' must be an integer or a list of 2 integers");
+                  "Conv2D: argument 'kernel_size' must be an integer or a list of two integers");
   EXPECT_CONTAINS(error_of(with("kernel_size", "3")),
                   "Conv2D: argument 'kernel_size' must be an integer");
   EXPECT_CONTAINS(error_of(with("strides", 0)), "strides must be positive, got [0, 0]");

@@ -212,13 +212,14 @@ TEST(Pooling2D, RejectsBadArgumentsWithClearMessages) {
       [] {
         make_layer({{"type", "AveragePooling2D"}, {"pool_size", {2, 2, 2}}});
       },
-      "AveragePooling2D: argument 'pool_size' must be an integer or a list of two integers, got "
-      "[2, 2, 2]");
+      "AveragePooling2D: argument 'pool_size' must be an integer or a list of two integers "
+      "[height, width], got [2,2,2]");
   expect_throw_containing<ValueError>(
       [] {
         make_layer({{"type", "MaxPooling2D"}, {"strides", "2"}});
       },
-      "MaxPooling2D: argument 'strides' must be an integer or a list of two integers, got \"2\"");
+      "MaxPooling2D: argument 'strides' must be an integer or a list of two integers [height, "
+      "width], got \"2\"");
   expect_throw_containing<ValueError>(
       [] {
         make_layer({{"type", "MaxPooling2D"}, {"pool_size", 0}});
