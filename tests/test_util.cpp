@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <numeric>
+#include <utility>
+#include <vector>
+
 #include "nnkit/error.h"
+#include "nnkit/random.h"
 
 namespace nnkit::testing {
 
@@ -14,6 +19,20 @@ void expect_error_message(const std::function<void()>& f, const std::string& par
     EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
         << "message '" << e.what() << "' lacks '" << part << "'";
   }
+}
+
+Tensor distinct_tensor(const Shape& shape, uint64_t seed) {
+  Tensor t(shape);
+  std::vector<int64_t> order(static_cast<std::size_t>(t.size()));
+  std::iota(order.begin(), order.end(), 0);
+  Rng rng(seed);
+  for (int64_t i = t.size() - 1; i > 0; --i) {
+    std::swap(order[static_cast<std::size_t>(i)], order[rng.below(static_cast<uint64_t>(i + 1))]);
+  }
+  for (int64_t i = 0; i < t.size(); ++i) {
+    t[i] = 0.05f * static_cast<float>(order[static_cast<std::size_t>(i)] - t.size() / 2);
+  }
+  return t;
 }
 
 std::string mutate_bytes(std::string bytes, std::mt19937& rng) {

@@ -11,39 +11,15 @@
 #include "gradient_check.h"
 #include "nnkit/error.h"
 #include "nnkit/layers/registry.h"
+#include "test_util.h"
 
 namespace nnkit {
 namespace {
 
 using nlohmann::json;
+using testing::distinct_tensor;
 using testing::expect_layer_gradients;
-
-// f() must throw E with a message containing `part`.
-template <typename E, typename F>
-void expect_throw_containing(F f, const std::string& part) {
-  try {
-    f();
-    ADD_FAILURE() << "no exception; expected one containing: " << part;
-  } catch (const E& e) {
-    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
-  }
-}
-
-// Values a shuffled grid 0.05 apart: no two cells of a window are within twice the
-// finite-difference step (0.01) of each other, so a window's winner never changes under a step.
-Tensor distinct_tensor(const Shape& shape, uint64_t seed) {
-  Tensor t(shape);
-  std::vector<int64_t> order(t.size());
-  std::iota(order.begin(), order.end(), 0);
-  Rng rng(seed);
-  for (int64_t i = t.size() - 1; i > 0; --i) {
-    std::swap(order[i], order[rng.below(static_cast<uint64_t>(i + 1))]);
-  }
-  for (int64_t i = 0; i < t.size(); ++i) {
-    t[i] = 0.05f * static_cast<float>(order[i] - t.size() / 2);
-  }
-  return t;
-}
+using testing::expect_throw_containing;
 
 TEST(MaxPooling2D, TakesTheMaximumOfEachWindow) {
   Rng rng(601);

@@ -7,21 +7,13 @@
 #include "gradient_check.h"
 #include "nnkit/error.h"
 #include "nnkit/layers/registry.h"
+#include "test_util.h"
 
 namespace nnkit {
 namespace {
 
 using nlohmann::json;
-
-template <typename E, typename F>
-void expect_throw_containing(F f, const std::string& part) {
-  try {
-    f();
-    ADD_FAILURE() << "no exception; expected one containing: " << part;
-  } catch (const E& e) {
-    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
-  }
-}
+using testing::expect_throw_containing;
 
 TEST(ZeroPadding2D, PadsEachChannelWithZeros) {
   Rng rng(801);
