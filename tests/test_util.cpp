@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <utility>
 #include <vector>
@@ -18,6 +20,26 @@ void expect_error_message(const std::function<void()>& f, const std::string& par
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
         << "message '" << e.what() << "' lacks '" << part << "'";
+  }
+}
+
+void expect_all_near(const Tensor& got, const Tensor& want, double tolerance,
+                     const std::string& what) {
+  ASSERT_EQ(got.shape(), want.shape()) << what;
+  int64_t worst = -1;
+  double worst_excess = 0.0;
+  for (int64_t i = 0; i < want.size(); ++i) {
+    const double allowed = tolerance * std::max(1.0, std::fabs(static_cast<double>(want[i])));
+    const double excess = std::fabs(static_cast<double>(got[i]) - want[i]) / allowed;
+    if (!(excess <= 1.0) && (worst < 0 || !(excess <= worst_excess))) {
+      worst = i;
+      worst_excess = excess;
+    }
+  }
+  if (worst >= 0) {
+    ADD_FAILURE() << what << (what.empty() ? "" : ": ") << "element " << worst << " is "
+                  << got[worst] << ", expected " << want[worst] << " within " << tolerance
+                  << " (relative above 1)";
   }
 }
 

@@ -26,6 +26,11 @@ void expect_throw_containing(F f, const std::string& part) {
   }
 }
 
+// got and want have the same shape and every |got − want| ≤ tolerance·max(1, |want|); on
+// failure one message names the worst element.
+void expect_all_near(const Tensor& got, const Tensor& want, double tolerance,
+                     const std::string& what = "");
+
 // Values on a shuffled grid 0.05 apart: no two cells are within twice the finite-difference
 // step (0.01) of each other, so the winner of a max over any cells never changes under a step.
 Tensor distinct_tensor(const Shape& shape, uint64_t seed);

@@ -1,5 +1,8 @@
 #include "nnkit/layers/batch_normalization.h"
 
+#include <omp.h>
+
+#include <algorithm>
 #include <cmath>
 
 #include "fmt/format.h"
@@ -59,6 +62,112 @@ void affine(int64_t outer, int64_t block, const float* a, const float* scale, co
     float* out_o = out + o * block;
 #pragma omp simd
     for (int64_t j = 0; j < block; ++j) out_o[j] = ao[j] * scale[j] + shift[j];
+  }
+}
+
+// Channels whose values come in runs at least this long take the per-channel path below.
+constexpr int64_t kMinPlane = 16;
+
+// The per-channel path, for inputs like (N, C, H, W) where each channel is a plane of `inner`
+// contiguous values per sample. Channels are taken in groups, and each group's passes go
+// sample by sample over the group's planes, which are adjacent in memory: one contiguous run
+// per sample, where channel by channel would jump a whole sample between short planes and
+// defeat the prefetcher. Sums are float within a plane and double across planes.
+struct Planes {
+  int64_t outer, channels, inner;
+
+  const float* plane(const float* base, int64_t o, int64_t c) const {
+    return base + (o * channels + c) * inner;
+  }
+  float* plane(float* base, int64_t o, int64_t c) const {
+    return base + (o * channels + c) * inner;
+  }
+  // Calls body(first, last) over the channels in groups whose planes together fit in L2
+  // (so that the passes after the first read from cache), threads taking shares of the groups
+  // when the input is big.
+  template <typename Body>
+  void for_channel_ranges(const Body& body) const {
+    constexpr int64_t kGroupBytes = 256 << 10;
+    const int64_t group =
+        std::max<int64_t>(1, kGroupBytes / std::max<int64_t>(1, outer * inner * 4));
+#pragma omp parallel if (outer * channels * inner > kParallelThreshold)
+    {
+      const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+      const int64_t last = channels * (t + 1) / threads;
+      for (int64_t first = channels * t / threads; first < last; first += group) {
+        body(first, std::min(first + group, last));
+      }
+    }
+  }
+  // Σ v, or Σ (v − centre)² when squared, over the plane of sample o and channel c.
+  float plane_sum(const float* base, int64_t o, int64_t c, bool squared = false,
+                  float centre = 0.0f) const {
+    const float* v = plane(base, o, c);
+    float s = 0.0f;
+    if (squared) {
+#pragma omp simd reduction(+ : s)
+      for (int64_t i = 0; i < inner; ++i) s += (v[i] - centre) * (v[i] - centre);
+    } else {
+#pragma omp simd reduction(+ : s)
+      for (int64_t i = 0; i < inner; ++i) s += v[i];
+    }
+    return s;
+  }
+};
+
+// Training forward of channels [first, last): the batch mean, the biased batch variance and
+// 1/σ per channel; writes x̂ and y = γ·x̂ + β.
+void planes_forward_train(const Planes& p, int64_t first, int64_t last, const float* x,
+                          const float* gamma, const float* beta, float epsilon, float* mean,
+                          double* var, float* inv_std, float* x_hat, float* y) {
+  const double count = static_cast<double>(p.outer * p.inner);
+  std::vector<double> acc(last - first, 0.0);
+  for (int64_t o = 0; o < p.outer; ++o) {
+    for (int64_t c = first; c < last; ++c) acc[c - first] += p.plane_sum(x, o, c);
+  }
+  for (int64_t c = first; c < last; ++c) mean[c] = static_cast<float>(acc[c - first] / count);
+  std::fill(acc.begin(), acc.end(), 0.0);
+  for (int64_t o = 0; o < p.outer; ++o) {
+    for (int64_t c = first; c < last; ++c) acc[c - first] += p.plane_sum(x, o, c, true, mean[c]);
+  }
+  for (int64_t c = first; c < last; ++c) {
+    var[c] = acc[c - first] / count;
+    inv_std[c] = static_cast<float>(1.0 / std::sqrt(var[c] + epsilon));
+  }
+  for (int64_t o = 0; o < p.outer; ++o) {
+    for (int64_t c = first; c < last; ++c) {
+      const float* xo = p.plane(x, o, c);
+      float* x_hat_o = p.plane(x_hat, o, c);
+      float* yo = p.plane(y, o, c);
+      const float mu = mean[c], s = inv_std[c], g = gamma[c], b = beta[c];
+#pragma omp simd
+      for (int64_t i = 0; i < p.inner; ++i) {
+        const float h = (xo[i] - mu) * s;
+        x_hat_o[i] = h;
+        yo[i] = g * h + b;
+      }
+    }
+  }
+}
+
+// Σ dy and Σ dy ⊙ x̂ of channels [first, last).
+void planes_gradient_sums(const Planes& p, int64_t first, int64_t last, const float* dy,
+                          const float* x_hat, double* sum_dy, double* sum_dy_xhat) {
+  std::fill(sum_dy + first, sum_dy + last, 0.0);
+  std::fill(sum_dy_xhat + first, sum_dy_xhat + last, 0.0);
+  for (int64_t o = 0; o < p.outer; ++o) {
+    for (int64_t c = first; c < last; ++c) {
+      const float* dyo = p.plane(dy, o, c);
+      const float* ho = p.plane(x_hat, o, c);
+      float s = 0.0f, sh = 0.0f;
+#pragma omp simd reduction(+ : s, sh)
+      for (int64_t i = 0; i < p.inner; ++i) {
+        s += dyo[i];
+        sh += dyo[i] * ho[i];
+      }
+      sum_dy[c] += s;
+      sum_dy_xhat[c] += sh;
+    }
   }
 }
 
@@ -165,23 +274,39 @@ Tensor BatchNormalization::forward(const Tensor& x, Mode mode) {
   // Two passes (mean, then the mean of squared deviations) rather than E[x²] − E[x]², which
   // cancels catastrophically when the mean is large against the spread.
   const int64_t count = l.outer * l.inner;
+  // Running statistics: Keras's momentum; the unbiased variance, as PyTorch keeps (with a
+  // single value per channel there is none, and the biased one, 0, is used).
+  const float m = options_.momentum;
+  const double unbias = count > 1 ? static_cast<double>(count) / (count - 1) : 1.0;
+  x_hat_ = Tensor::uninitialized(x.shape());
+  inv_std_.assign(l.channels, 0.0f);
+  if (l.inner >= kMinPlane) {
+    const Planes p{l.outer, l.channels, l.inner};
+    std::vector<float> mean(l.channels);
+    std::vector<double> var(l.channels);
+    p.for_channel_ranges([&](int64_t first, int64_t last) {
+      planes_forward_train(p, first, last, x.data(), gamma, beta, options_.epsilon, mean.data(),
+                           var.data(), inv_std_.data(), x_hat_.data(), y.data());
+    });
+    for (int64_t c = 0; c < l.channels; ++c) {
+      running_mean_.value[c] = m * running_mean_.value[c] + (1.0f - m) * mean[c];
+      running_var_.value[c] =
+          m * running_var_.value[c] + (1.0f - m) * static_cast<float>(var[c] * unbias);
+    }
+    cached_ = Cached::Train;
+    return y;
+  }
   std::vector<double> sums = channel_sums(l.outer, l.channels, l.inner, x.data());
   std::vector<float> mean(l.channels), minus_mean(l.channels);
   for (int64_t c = 0; c < l.channels; ++c) {
     mean[c] = static_cast<float>(sums[c] / count);
     minus_mean[c] = -mean[c];
   }
-  x_hat_ = Tensor::uninitialized(x.shape());
   const std::vector<float> unit(block, 1.0f);
   affine(l.outer, block, x.data(), unit.data(), expand(minus_mean, l.inner).data(), x_hat_.data());
   std::vector<double> squares =
       channel_sums(l.outer, l.channels, l.inner, x_hat_.data(), x_hat_.data());
-  inv_std_.assign(l.channels, 0.0f);
   std::vector<float> zero_shift(block, 0.0f);
-  // Running statistics: Keras's momentum; the unbiased variance, as PyTorch keeps (with a
-  // single value per channel there is none, and the biased one, 0, is used).
-  const float m = options_.momentum;
-  const double unbias = count > 1 ? static_cast<double>(count) / (count - 1) : 1.0;
   for (int64_t c = 0; c < l.channels; ++c) {
     const double var = squares[c] / count;
     inv_std_[c] = static_cast<float>(1.0 / std::sqrt(var + options_.epsilon));
@@ -220,6 +345,31 @@ Tensor BatchNormalization::backward(const Tensor& dy) {
   //   dx = γ·s·(dy − mean(dy) − x̂·mean(dy ⊙ x̂))
   // the terms through μ and σ² being the two means.
   const double count = static_cast<double>(l.outer * l.inner);
+  if (l.inner >= kMinPlane) {
+    const Planes p{l.outer, l.channels, l.inner};
+    std::vector<double> sum_dy(l.channels), sum_dy_xhat(l.channels);
+    p.for_channel_ranges([&](int64_t first, int64_t last) {
+      planes_gradient_sums(p, first, last, dy.data(), x_hat_.data(), sum_dy.data(),
+                           sum_dy_xhat.data());
+      for (int64_t o = 0; o < p.outer; ++o) {
+        for (int64_t c = first; c < last; ++c) {
+          const float k = gamma[c] * inv_std_[c];
+          const float shift = static_cast<float>(-k * sum_dy[c] / count);
+          const float slope = static_cast<float>(-k * sum_dy_xhat[c] / count);
+          const float* dyo = p.plane(dy.data(), o, c);
+          const float* ho = p.plane(x_hat_.data(), o, c);
+          float* dxo = p.plane(dx.data(), o, c);
+#pragma omp simd
+          for (int64_t i = 0; i < p.inner; ++i) dxo[i] = k * dyo[i] + shift + slope * ho[i];
+        }
+      }
+    });
+    for (int64_t c = 0; c < l.channels; ++c) {
+      if (options_.scale) gamma_.grad[c] += static_cast<float>(sum_dy_xhat[c]);
+      if (options_.center) beta_.grad[c] += static_cast<float>(sum_dy[c]);
+    }
+    return dx;
+  }
   std::vector<double> sum_dy = channel_sums(l.outer, l.channels, l.inner, dy.data());
   std::vector<double> sum_dy_xhat =
       channel_sums(l.outer, l.channels, l.inner, dy.data(), x_hat_.data());

@@ -7,10 +7,12 @@
 
 #include "gradient_check.h"
 #include "nnkit/error.h"
+#include "test_util.h"
 
 namespace nnkit {
 namespace {
 
+using testing::expect_all_near;
 using testing::expect_layer_gradients;
 using testing::random_tensor;
 
@@ -35,6 +37,56 @@ TEST(BatchNormalization, TrainingBackwardMatchesFiniteDifferencesOnImages) {
   ASSERT_EQ(bn.params()[0]->value.shape(), (Shape{3})) << "channels are axis 1 for (N, C, H, W)";
   randomise_affine(bn, rng);
   expect_layer_gradients(bn, random_tensor({2, 3, 2, 3}, rng));
+}
+
+TEST(BatchNormalization, TrainingBackwardMatchesFiniteDifferencesOnLargerImages) {
+  // Planes of 20 values: the per-channel path, where the small images above take the row one.
+  Rng rng(52);
+  BatchNormalization bn;
+  bn.build({3, 4, 5}, rng);
+  randomise_affine(bn, rng);
+  expect_layer_gradients(bn, random_tensor({2, 3, 4, 5}, rng));
+}
+
+// Images (N, C, H, W) as rows (N·H·W, C): the same statistics over the features' axis.
+Tensor channels_last(const Tensor& x) {
+  const int64_t n = x.shape()[0], c = x.shape()[1], hw = x.shape()[2] * x.shape()[3];
+  Tensor rows({n * hw, c});
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t k = 0; k < c; ++k) {
+      for (int64_t j = 0; j < hw; ++j) rows[(i * hw + j) * c + k] = x[(i * c + k) * hw + j];
+    }
+  }
+  return rows;
+}
+
+TEST(BatchNormalization, ImagesAgreeWithTheSameValuesAsRows) {
+  // Big enough for threads (and channel groups) on the image side; the rows take the other
+  // path. Forward in both modes, running statistics, dx and both grads must agree.
+  Rng rng(53);
+  const Shape image{6, 30, 30};
+  BatchNormalization planes({.momentum = 0.8f}), rows({.momentum = 0.8f});
+  planes.build(image, rng);
+  rows.build({6}, rng);
+  randomise_affine(planes, rng);
+  for (std::size_t i = 0; i < 2; ++i) rows.params()[i]->value = planes.params()[i]->value;
+  Tensor x = random_tensor({40, 6, 30, 30}, rng);
+  for (float& v : x) v = 3.0f + 2.0f * v;
+  Tensor dy = random_tensor(x.shape(), rng);
+  const Tensor y = planes.forward(x, Mode::Train);
+  const Tensor y_rows = rows.forward(channels_last(x), Mode::Train);
+  expect_all_near(channels_last(y), y_rows, 1e-5);
+  planes.zero_grad();
+  rows.zero_grad();
+  expect_all_near(channels_last(planes.backward(dy)), rows.backward(channels_last(dy)), 1e-5);
+  for (std::size_t i = 0; i < 4; ++i) {
+    const Param& a = *planes.params()[i];
+    const Param& b = *rows.params()[i];
+    expect_all_near(a.value, b.value, 1e-5, a.name);
+    if (a.trainable) expect_all_near(a.grad, b.grad, 1e-4, a.name + " grad");
+  }
+  expect_all_near(channels_last(planes.forward(x, Mode::Infer)),
+                  rows.forward(channels_last(x), Mode::Infer), 1e-5);
 }
 
 TEST(BatchNormalization, TrainingBackwardMatchesFiniteDifferencesOnSequences) {
