@@ -82,11 +82,16 @@ TEST_F(IdxCli, TrainEvaluatePredict) {
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_LT(j.at("loss").get<double>(), 0.5) << r.out;
   EXPECT_GE(j.at("accuracy").get<double>(), 0.95) << r.out;
+  EXPECT_GT(j.at("seconds").get<double>(), 0.0) << r.out;
+  EXPECT_NEAR(j.at("samples_per_second").get<double>() * j.at("seconds").get<double>(), kImages,
+              1e-6 * kImages)
+      << r.out;
 
   r = run_nnkit({"evaluate", "--model", path("m.safetensors"), "--idx", path("images.gz"),
                  "--labels", path("labels.gz")});
   ASSERT_EQ(r.status, 0) << r.describe();
   EXPECT_NE(r.out.find(" - accuracy: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" samples/s"), std::string::npos) << r.out;
 
   r = run_nnkit({"predict", "--model", path("m.safetensors"), "--idx", path("images.gz"), "--out",
                  path("p.npy")});
