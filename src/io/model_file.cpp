@@ -20,7 +20,7 @@ void save_model(const std::string& path, Sequential& model,
   write_safetensors(path, file);
 }
 
-Sequential load_model(const std::string& path) {
+Sequential load_model(const std::string& path, std::map<std::string, std::string>* metadata) {
   SafetensorsFile file = read_safetensors(path);
   auto format = file.metadata.find("nnkit.format");
   if (format == file.metadata.end() || format->second != "1") {
@@ -63,6 +63,7 @@ Sequential load_model(const std::string& path) {
       throw FormatError(fmt::format("{}: tensor '{}' belongs to no layer of the spec", path, name));
     }
   }
+  if (metadata != nullptr) *metadata = std::move(file.metadata);
   return model;
 }
 

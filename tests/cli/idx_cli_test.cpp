@@ -136,11 +136,11 @@ TEST_F(IdxCli, ExactlyOnePairOfDataFlags) {
   expect_usage_error(train({"--labels", labels}), "--labels requires --idx");
   expect_usage_error(train({"--idx", idx}), "--idx requires --labels");
   expect_usage_error(train({"--x", path("x.npy")}), "--x requires --y");
-  expect_usage_error(train({}), "--x/--y or --idx/--labels is required");
+  expect_usage_error(train({}), "--x/--y, --idx/--labels or --csv is required");
   expect_usage_error(run_nnkit({"evaluate", "--model", path("spec.json"), "--idx", idx}),
                      "--idx requires --labels");
   expect_usage_error(run_nnkit({"predict", "--model", path("spec.json"), "--out", path("p.npy")}),
-                     "--x or --idx is required");
+                     "--x, --idx or --csv is required");
   expect_usage_error(run_nnkit({"predict", "--model", path("spec.json"), "--idx", idx, "--labels",
                                 labels, "--out", path("p.npy")}),
                      "unknown option '--labels'");

@@ -3,10 +3,14 @@
 // exit status 2 by main().
 #pragma once
 
+#include <map>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "nlohmann/json.hpp"
+#include "nnkit/data/csv.h"
+#include "nnkit/data/forecast.h"
 #include "nnkit/model.h"
 
 namespace nnkit::cli {
@@ -30,16 +34,43 @@ void check_output_path(const std::string& flag, const std::string& path);
 // Loads --x/--y arrays, naming the flag in errors.
 Tensor read_array(const std::string& flag, const std::string& path);
 
+// The flags that say how a CSV time series becomes samples (train), and the ones predict and
+// evaluate may change on a model trained on one (--time, --missing).
+struct ForecastFlags {
+  std::vector<std::string> targets, features;
+  std::string time, missing, scale = "standard", target_transform = "none";
+  int64_t window = 24, horizon = 1, stride = 1;
+};
+
 // The data flags of train and evaluate (inputs and targets) and predict (inputs only): arrays,
-// --x X.npy [--y Y.npy], or IDX files, --idx IMAGES [--labels LABELS]; exactly one of the two.
+// --x X.npy [--y Y.npy], IDX files, --idx IMAGES [--labels LABELS], or a CSV time series,
+// --csv FILE; exactly one of the three.
 struct DataArgs {
-  std::string x, y, idx, labels;
+  std::string x, y, idx, labels, csv;
+  ForecastFlags series;
 };
 // Registers the flags on `cmd`, bound to `args`, which must outlive the parse. With targets,
 // --y and --labels are added and each pair goes together.
 void add_data_options(CLI::App* cmd, DataArgs& args, bool targets);
-// Throws CLI::RequiredError unless --x or --idx was given; call first in the callback.
+// The CSV flags: with training, --target (required with --csv), --features, --window,
+// --horizon, --stride, --scale, --target-transform; always --time and --missing.
+void add_forecast_options(CLI::App* cmd, DataArgs& args, bool training);
+// Throws CLI::RequiredError unless --x, --idx or --csv was given; call first in the callback.
 void require_data(const DataArgs& args, bool targets);
+
+// The --csv file, with --time. Errors name the file, line and column.
+CsvTable read_csv_data(const DataArgs& args);
+// A new model's preprocessing from the flags: features default to every numeric column.
+// Throws ValueError naming the flag for an unknown column or name.
+ForecastPreprocess preprocess_from_flags(const ForecastFlags& flags, const CsvTable& table);
+// The "nnkit.preprocess" of a model file; throws ValueError when the model was not trained
+// on a CSV, FormatError when the entry is malformed.
+ForecastPreprocess preprocess_of_model(const std::string& path,
+                                       const std::map<std::string, std::string>& metadata);
+// Per target: the model's forecast errors and the naive last-value forecast's, in original
+// units, one line each.
+std::string describe_forecast_errors(const ForecastPreprocess& preprocess, const Tensor& forecasts,
+                                     const Tensor& naive, const Tensor& actual);
 
 struct Data {
   Tensor x, y;  // y stays empty without targets

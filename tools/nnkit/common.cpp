@@ -1,9 +1,11 @@
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "commands.h"
 #include "fmt/format.h"
+#include "fmt/ranges.h"
 #include "nnkit/data/idx.h"
 #include "nnkit/data/npy.h"
 #include "nnkit/error.h"
@@ -84,7 +86,13 @@ void add_data_options(CLI::App* cmd, DataArgs& args, bool targets) {
                               "Images instead of --x: IDX, gzip or plain, [N, H, W] uint8 "
                               "loaded as [N, 1, H, W] in [0, 1]")
                   ->check(CLI::ExistingFile);
+  auto* csv = cmd->add_option("--csv", args.csv,
+                              "A time series instead of --x: CSV with a header row, one row per "
+                              "time step")
+                  ->check(CLI::ExistingFile);
   x->excludes(idx);
+  csv->excludes(x);
+  csv->excludes(idx);
   if (!targets) return;
   auto* labels = cmd->add_option("--labels", args.labels,
                                  "Class labels for --idx: IDX, gzip or plain, [N] integers")
@@ -99,10 +107,131 @@ void add_data_options(CLI::App* cmd, DataArgs& args, bool targets) {
   y->excludes(labels);
 }
 
-void require_data(const DataArgs& args, bool targets) {
-  if (args.x.empty() && args.idx.empty()) {
-    throw CLI::RequiredError(targets ? "--x/--y or --idx/--labels" : "--x or --idx");
+void add_forecast_options(CLI::App* cmd, DataArgs& args, bool training) {
+  ForecastFlags& f = args.series;
+  std::vector<CLI::Option*> options;
+  options.push_back(cmd->add_option("--time", f.time,
+                                    "The CSV's time column (default: the first column when it is "
+                                    "not numeric), written back beside forecasts"));
+  options.push_back(cmd->add_option("--missing", f.missing,
+                                    "Missing cells (empty, NA, NaN): error, drop, ffill or "
+                                    "interpolate (default: error; predict and evaluate: the "
+                                    "model's)"));
+  if (training) {
+    options.push_back(
+        cmd->add_option("--target", f.targets, "Column(s) to forecast: a[,b]")->delimiter(','));
+    options.push_back(cmd->add_option("--features", f.features,
+                                      "Input columns: a,b,c (default: every numeric column)")
+                          ->delimiter(','));
+    options.push_back(cmd->add_option("--window", f.window, "Past steps per sample (default 24)")
+                          ->check(positive()));
+    options.push_back(cmd->add_option("--horizon", f.horizon,
+                                      "Forecast this many steps after the window's last step "
+                                      "(default 1)")
+                          ->check(positive()));
+    options.push_back(
+        cmd->add_option("--stride", f.stride, "Steps between training windows (default 1)")
+            ->check(positive()));
+    options.push_back(cmd->add_option("--scale", f.scale,
+                                      "standard, minmax or none, fit on the training part "
+                                      "(default standard)"));
+    options.push_back(cmd->add_option("--target-transform", f.target_transform,
+                                      "none, or delta: learn the change from the last observed "
+                                      "value (default none)"));
   }
+  // Each needs --csv: CLI11 then names the flag given without it.
+  CLI::Option* csv = cmd->get_option("--csv");
+  for (CLI::Option* o : options) o->needs(csv);
+}
+
+void require_data(const DataArgs& args, bool targets) {
+  if (args.x.empty() && args.idx.empty() && args.csv.empty()) {
+    throw CLI::RequiredError(targets ? "--x/--y, --idx/--labels or --csv" : "--x, --idx or --csv");
+  }
+}
+
+CsvTable read_csv_data(const DataArgs& args) {
+  CsvOptions options;
+  if (!args.series.time.empty()) options.time_column = args.series.time;
+  try {
+    return read_csv(args.csv, options);
+  } catch (const ValueError& e) {
+    throw ValueError(fmt::format("--csv: {}", e.what()));
+  }
+}
+
+ForecastPreprocess preprocess_from_flags(const ForecastFlags& flags, const CsvTable& table) {
+  ForecastPreprocess p;
+  if (flags.targets.empty()) throw CLI::RequiredError("--target (with --csv)");
+  p.time_column = table.time_name;
+  p.targets = flags.targets;
+  p.features = flags.features.empty() ? table.columns : flags.features;
+  auto check = [&](const char* flag, const std::vector<std::string>& names) {
+    for (const auto& name : names) {
+      try {
+        table.column_index(name);
+      } catch (const ValueError& e) {
+        throw ValueError(fmt::format("{} {}: {}", flag, name, e.what()));
+      }
+    }
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (std::find(names.begin(), names.begin() + i, names[i]) != names.begin() + i) {
+        throw ValueError(fmt::format("{}: \"{}\" is listed twice", flag, names[i]));
+      }
+    }
+  };
+  check("--target", p.targets);
+  check("--features", p.features);
+  p.window = flags.window;
+  p.horizon = flags.horizon;
+  p.stride = flags.stride;
+  auto flag_value = [](const char* flag, auto parse, const std::string& value) {
+    try {
+      return parse(value);
+    } catch (const ValueError& e) {
+      throw ValueError(fmt::format("{}: {}", flag, e.what()));
+    }
+  };
+  if (!flags.missing.empty()) {
+    p.missing = flag_value("--missing", parse_missing_policy, flags.missing);
+  }
+  p.target_transform =
+      flag_value("--target-transform", parse_target_transform, flags.target_transform);
+  const ScalerKind kind = flag_value("--scale", parse_scaler_kind, flags.scale);
+  p.feature_scaler = Scaler(kind);
+  p.target_scaler = Scaler(kind);
+  return p;
+}
+
+ForecastPreprocess preprocess_of_model(const std::string& path,
+                                       const std::map<std::string, std::string>& metadata) {
+  const auto it = metadata.find("nnkit.preprocess");
+  if (it == metadata.end()) {
+    throw ValueError(fmt::format(
+        "--model {}: the model was not trained on a CSV (no \"nnkit.preprocess\"); use --x", path));
+  }
+  try {
+    return ForecastPreprocess::from_json(nlohmann::json::parse(it->second));
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(fmt::format("{}: \"nnkit.preprocess\" is not valid JSON", path));
+  } catch (const FormatError& e) {
+    throw FormatError(fmt::format("{}: {}", path, e.what()));
+  }
+}
+
+std::string describe_forecast_errors(const ForecastPreprocess& preprocess, const Tensor& forecasts,
+                                     const Tensor& naive, const Tensor& actual) {
+  const std::vector<ForecastErrors> model = forecast_errors(forecasts, actual);
+  const std::vector<ForecastErrors> last = forecast_errors(naive, actual);
+  std::string out;
+  for (std::size_t j = 0; j < model.size(); ++j) {
+    out += fmt::format(
+        "{}: rmse {:.6g} - mae {:.6g} - mape {:.3g}% | naive last value: rmse {:.6g} - mae "
+        "{:.6g} - mape {:.3g}% ({} forecasts)\n",
+        preprocess.targets[j], model[j].rmse, model[j].mae, model[j].mape, last[j].rmse,
+        last[j].mae, last[j].mape, model[j].count);
+  }
+  return out;
 }
 
 Data read_data(const DataArgs& args) {

@@ -3,11 +3,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
+#include <utility>
 
 #include "commands.h"
 #include "fmt/format.h"
+#include "fmt/ranges.h"
 #include "nnkit/callbacks.h"
 #include "nnkit/error.h"
 #include "nnkit/io/model_file.h"
@@ -34,6 +37,12 @@ void run_train(const TrainArgs& args) {
   check_output_path("--out", args.out);
   if (!args.log.empty()) check_output_path("--log", args.log);
 
+  // A CSV time series: its preprocessing comes from the flags for a new model, from the model
+  // file when training continues (scalers kept as they were fit).
+  std::optional<ForecastPreprocess> preprocess;
+  std::optional<ForecastTrainingData> series;
+  std::optional<CsvTable> table;
+  std::map<std::string, std::string> metadata;
   Sequential model;
   if (!args.spec.empty()) {
     nlohmann::json spec = read_spec_file(args.spec);
@@ -42,15 +51,47 @@ void run_train(const TrainArgs& args) {
     if (args.seed) spec["seed"] = *args.seed;
     if (!spec.contains("loss"))
       throw ValueError(fmt::format("--spec {}: the spec has no \"loss\"", args.spec));
+    if (!args.data.csv.empty()) {
+      table = read_csv_data(args.data);
+      preprocess = preprocess_from_flags(args.data.series, *table);
+      // The windows' shape is the model's input: given by the flags, checked against the spec.
+      const nlohmann::json shape = {preprocess->window,
+                                    static_cast<int64_t>(preprocess->features.size())};
+      if (spec.contains("input_shape") && spec["input_shape"] != shape) {
+        throw ValueError(fmt::format(
+            "--spec {}: input_shape {} disagrees with --window {} and {} feature columns ({}); "
+            "leave input_shape out to take it from the data",
+            args.spec, spec["input_shape"].dump(), preprocess->window, preprocess->features.size(),
+            fmt::join(preprocess->features, ", ")));
+      }
+      spec["input_shape"] = shape;
+    }
     try {
       model = Sequential::from_spec(spec);
     } catch (const Error& e) {
       throw ValueError(fmt::format("--spec {}: {}", args.spec, e.what()));
     }
   } else {
-    model = load_model(args.model);
+    model = load_model(args.model, &metadata);
+    if (!args.data.csv.empty()) {
+      preprocess = preprocess_of_model(args.model, metadata);
+      if (!args.data.series.missing.empty()) {
+        preprocess->missing = parse_missing_policy(args.data.series.missing);
+      }
+      table = read_csv_data(args.data);
+    }
   }
-  auto [x, y] = read_data(args.data);
+  Tensor x, y;
+  if (preprocess) {
+    series = prepare_forecast_training(*table, *preprocess, args.val_split,
+                                       /*fit_scalers=*/args.model.empty());
+    x = series->x_train;
+    y = series->y_train;
+  } else {
+    Data data = read_data(args.data);
+    x = std::move(data.x);
+    y = std::move(data.y);
+  }
 
   // --optimizer replaces the spec's optimizer; --lr alone changes its learning rate.
   if (!args.optimizer.empty() || args.lr) {
@@ -67,7 +108,12 @@ void run_train(const TrainArgs& args) {
   fit.batch_size = args.batch_size;
   fit.shuffle = !args.no_shuffle;
   fit.tbptt_steps = args.tbptt_steps;
-  fit.validation_split = args.val_split;
+  if (series && series->validation.samples() > 0) {
+    // Chronological: the validation samples are those whose target lies in the last part.
+    fit.validation_data = std::make_pair(series->x_val, series->y_val);
+  } else if (!series) {
+    fit.validation_split = args.val_split;
+  }
   fit.verbose = args.quiet ? 0 : 1;
   std::shared_ptr<EarlyStopping> early_stopping;
   if (args.early_stopping) {
@@ -99,7 +145,16 @@ void run_train(const TrainArgs& args) {
         early_stopping->best_epoch() + 1, args.val_split > 0 ? "val_loss" : "loss",
         early_stopping->best_value());
   }
-  save_model(args.out, model);
+  std::map<std::string, std::string> extra;
+  if (preprocess) extra["nnkit.preprocess"] = preprocess->to_json().dump();
+  save_model(args.out, model, extra);
+  if (series && series->validation.samples() > 0 && !args.quiet) {
+    const Tensor forecasts =
+        forecast_levels(*preprocess, model.predict(series->x_val), series->validation.last_targets);
+    std::cout << "validation, original units:\n"
+              << describe_forecast_errors(*preprocess, forecasts, series->validation.last_targets,
+                                          series->validation.y);
+  }
   if (!log_tmp.empty()) std::filesystem::rename(log_tmp, args.log);
   if (!args.quiet) std::cout << fmt::format("saved {}\n", args.out);
 }
@@ -108,7 +163,8 @@ void run_train(const TrainArgs& args) {
 
 void add_train_command(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
-  CLI::App* cmd = app.add_subcommand("train", "Train a model on arrays or IDX files and save it");
+  CLI::App* cmd = app.add_subcommand(
+      "train", "Train a model on arrays, IDX files or a CSV time series and save it");
   auto* spec = cmd->add_option("--spec", args->spec, "Model spec (JSON) to build and train")
                    ->check(CLI::ExistingFile);
   auto* model =
@@ -116,6 +172,7 @@ void add_train_command(CLI::App& app) {
           ->check(CLI::ExistingFile);
   spec->excludes(model);
   add_data_options(cmd, args->data, /*targets=*/true);
+  add_forecast_options(cmd, args->data, /*training=*/true);
   cmd->add_option("--out", args->out, "Where to write the trained model (.safetensors)")
       ->required();
   cmd->add_option("--epochs", args->epochs, "Passes over the data (default 1)")
@@ -132,7 +189,8 @@ void add_train_command(CLI::App& app) {
                   "sgd, adam, adamw, rmsprop or adagrad (default: the spec's)");
   cmd->add_option("--lr", args->lr, "Learning rate")->check(positive());
   cmd->add_option("--val-split", args->val_split,
-                  "Fraction of the samples, from the end, held out for validation")
+                  "Fraction of the samples, from the end, held out for validation (with --csv: "
+                  "the last rows; a sample is validation when its target row is there)")
       ->check(fraction());
   cmd->add_option("--seed", args->seed, "Seed for initial weights, shuffling and dropout");
   cmd->add_option("--early-stopping", args->early_stopping,

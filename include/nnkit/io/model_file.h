@@ -18,7 +18,9 @@ void save_model(const std::string& path, Sequential& model,
 
 // Reads and checks a model file: metadata, spec, and every tensor the spec's layers need,
 // with its shape; no tensor may be missing or left over. Throws IoError or FormatError
-// naming the file and the problem.
-Sequential load_model(const std::string& path);
+// naming the file and the problem. With `metadata`, the file's __metadata__ is stored there
+// (e.g. "nnkit.preprocess" of a model trained on a CSV).
+Sequential load_model(const std::string& path,
+                      std::map<std::string, std::string>* metadata = nullptr);
 
 }  // namespace nnkit

@@ -1,0 +1,176 @@
+// The command-line tool on a CSV time series: train with --csv/--target/--window, predict to a
+// forecast CSV, evaluate against the naive last-value forecast, and the errors of bad input,
+// each exit status 2 with one line and no file written.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "cli/cli_run.h"
+#include "nlohmann/json.hpp"
+#include "nnkit/data/csv.h"
+#include "nnkit/data/forecast.h"
+#include "nnkit/io/model_file.h"
+#include "scratch_dir.h"
+
+namespace nnkit {
+namespace {
+
+using testing::CliRun;
+using testing::run_nnkit;
+namespace fs = std::filesystem;
+
+constexpr int kRows = 60, kWindow = 5;
+
+// Level of column b at row r: a daily-like rhythm the LSTM can follow.
+double b_at(int r) { return 70.0 + 10.0 * std::sin(0.4 * r); }
+
+class CsvCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::ofstream csv(path("vitals.csv"));
+    csv << "date,a,b,c\n";
+    for (int r = 0; r < kRows; ++r) {
+      csv << "2026-01-" << r << "," << std::cos(0.4 * r) << "," << b_at(r) << "," << r % 7 << "\n";
+    }
+    csv.close();
+    std::ofstream(path("spec.json")) << R"({
+      "layers": [{"type": "LSTM", "units": 8}, {"type": "Dense", "units": 1}],
+      "loss": "mse", "optimizer": {"type": "adam", "learning_rate": 0.02}, "seed": 3})";
+  }
+  std::string path(const std::string& name) const { return scratch_.file(name); }
+
+  // train on vitals.csv; `extra` flags replace the defaults of the same name.
+  CliRun train(std::vector<std::string> extra) const {
+    std::vector<std::string> args = {
+        "train",   "--spec", path("spec.json"),    "--csv", path("vitals.csv"),
+        "--quiet", "--out",  path("m.safetensors")};
+    const std::vector<std::pair<std::string, std::string>> defaults = {
+        {"--target", "b"}, {"--window", "5"}, {"--epochs", "30"}};
+    for (const auto& [flag, value] : defaults) {
+      if (std::find(extra.begin(), extra.end(), flag) == extra.end()) {
+        args.push_back(flag);
+        args.push_back(value);
+      }
+    }
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_nnkit(args);
+  }
+
+  // Exit status 2, exactly one line on stderr containing `needle`.
+  static void expect_usage_error(const CliRun& r, const std::string& needle) {
+    EXPECT_EQ(r.status, 2) << r.describe();
+    EXPECT_NE(r.err.find(needle), std::string::npos) << r.describe();
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.describe();
+  }
+
+  testing::ScratchDir scratch_;
+};
+
+TEST_F(CsvCli, TrainKeepsThePreprocessingInTheModelFile) {
+  CliRun r = train({"--val-split", "0.2"});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  std::map<std::string, std::string> metadata;
+  Sequential model = load_model(path("m.safetensors"), &metadata);
+  EXPECT_EQ(model.input_shape(), (Shape{kWindow, 3})) << "[window, features] from the flags";
+  ASSERT_TRUE(metadata.count("nnkit.preprocess"));
+  const ForecastPreprocess p =
+      ForecastPreprocess::from_json(nlohmann::json::parse(metadata.at("nnkit.preprocess")));
+  EXPECT_EQ(p.features, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(p.targets, (std::vector<std::string>{"b"}));
+  EXPECT_EQ(p.time_column, "date");
+  EXPECT_EQ(p.window, kWindow);
+  EXPECT_EQ(p.feature_scaler.kind(), ScalerKind::kStandard);
+  // Fit on the training rows only: the first 48 of column b.
+  double mean = 0.0;
+  for (int i = 0; i < 48; ++i) mean += b_at(i);
+  EXPECT_NEAR(p.feature_scaler.offset()[1], mean / 48, 1e-4);
+}
+
+TEST_F(CsvCli, PredictWritesOneForecastPerWindowWithTheTimeOfItsTarget) {
+  ASSERT_EQ(train({}).status, 0);
+  CliRun r = run_nnkit({"predict", "--model", path("m.safetensors"), "--csv", path("vitals.csv"),
+                        "--out", path("forecast.csv")});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  const CsvTable forecast = read_csv(path("forecast.csv"));
+  EXPECT_EQ(forecast.time_name, "date");
+  EXPECT_EQ(forecast.columns, (std::vector<std::string>{"b"}));
+  // Windows end at rows 4..59; each forecasts the row after, the last one past the file.
+  ASSERT_EQ(forecast.rows(), kRows - kWindow + 1);
+  EXPECT_EQ(forecast.time.front(), "2026-01-5");
+  EXPECT_EQ(forecast.time[forecast.rows() - 2], "2026-01-59");
+  EXPECT_EQ(forecast.time.back(), "") << "the forecast of the future has no time yet";
+  // Trained 30 epochs on a smooth rhythm: forecasts in original units, near the levels.
+  double worst = 0.0;
+  for (int n = 0; n + 1 < forecast.rows(); ++n) {
+    worst = std::max(worst, std::fabs(forecast.values[n] - b_at(n + kWindow)));
+  }
+  EXPECT_LT(worst, 5.0) << "forecasts within half the rhythm's amplitude";
+}
+
+TEST_F(CsvCli, EvaluateSetsTheModelBesideTheNaiveForecast) {
+  ASSERT_EQ(train({"--target-transform", "delta"}).status, 0);
+  CliRun r = run_nnkit(
+      {"evaluate", "--model", path("m.safetensors"), "--csv", path("vitals.csv"), "--json"});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  const auto j = nlohmann::json::parse(r.out).at("b");
+  // The naive forecast of row t + 1 is row t: worked out here from the series itself.
+  double squares = 0.0;
+  for (int t = kWindow - 1; t + 1 < kRows; ++t) squares += std::pow(b_at(t + 1) - b_at(t), 2);
+  const int forecasts = kRows - kWindow;
+  EXPECT_EQ(j.at("forecasts").get<int>(), forecasts);
+  EXPECT_NEAR(j.at("naive_rmse").get<double>(), std::sqrt(squares / forecasts), 1e-4);
+  EXPECT_LT(j.at("rmse").get<double>(), j.at("naive_rmse").get<double>()) << r.out;
+
+  r = run_nnkit({"evaluate", "--model", path("m.safetensors"), "--csv", path("vitals.csv")});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  EXPECT_NE(r.out.find("b: rmse "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("naive last value: rmse "), std::string::npos) << r.out;
+}
+
+TEST_F(CsvCli, BadInputIsAUsageErrorAndWritesNothing) {
+  expect_usage_error(train({"--target", "pulse"}),
+                     "--target pulse: " + path("vitals.csv") + ": no column \"pulse\"");
+  expect_usage_error(train({"--window", "60"}), "needs at least 61");
+  expect_usage_error(train({"--window", "-3"}), "--window");
+  expect_usage_error(train({"--features", "a,a"}), "listed twice");
+  expect_usage_error(train({"--scale", "robust"}), "--scale");
+  expect_usage_error(train({"--missing", "guess"}), "--missing");
+  EXPECT_FALSE(fs::exists(path("m.safetensors")));
+
+  std::ofstream(path("shaped.json")) << R"({"input_shape": [7, 3],
+      "layers": [{"type": "LSTM", "units": 4}, {"type": "Dense", "units": 1}], "loss": "mse"})";
+  CliRun r = run_nnkit({"train", "--spec", path("shaped.json"), "--csv", path("vitals.csv"),
+                        "--target", "b", "--window", "5", "--out", path("m.safetensors")});
+  expect_usage_error(r, "input_shape [7,3] disagrees with --window 5");
+
+  std::ofstream(path("gap.csv")) << "date,a,b\nd0,1,2\nd1,,3\nd2,4,5\n";
+  r = run_nnkit({"train", "--spec", path("spec.json"), "--csv", path("gap.csv"), "--target", "b",
+                 "--window", "1", "--out", path("m.safetensors")});
+  expect_usage_error(r, "line 3");
+
+  r = run_nnkit({"train", "--spec", path("spec.json"), "--x", path("vitals.csv"), "--y",
+                 path("vitals.csv"), "--target", "b", "--out", path("m.safetensors")});
+  expect_usage_error(r, "--target");
+  EXPECT_FALSE(fs::exists(path("m.safetensors")));
+
+  // Predicting on a file without a column the model reads; then with a model trained on
+  // arrays, which has no preprocessing to read a CSV with.
+  ASSERT_EQ(train({}).status, 0);
+  r = run_nnkit({"predict", "--model", path("m.safetensors"), "--csv", path("gap.csv"), "--out",
+                 path("forecast.csv")});
+  expect_usage_error(r, "no column \"c\"");
+  Sequential dense = Sequential::from_spec(nlohmann::json::parse(R"({"input_shape": [2],
+      "layers": [{"type": "Dense", "units": 1}], "loss": "mse"})"));
+  save_model(path("dense.safetensors"), dense);
+  r = run_nnkit({"predict", "--model", path("dense.safetensors"), "--csv", path("vitals.csv"),
+                 "--out", path("forecast.csv")});
+  expect_usage_error(r, "not trained on a CSV");
+  EXPECT_FALSE(fs::exists(path("forecast.csv")));
+}
+
+}  // namespace
+}  // namespace nnkit
