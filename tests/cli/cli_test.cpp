@@ -7,6 +7,7 @@
 
 #include "cli/cli_run.h"
 #include "nlohmann/json.hpp"
+#include "nnkit/data/csv.h"
 #include "nnkit/data/npy.h"
 #include "nnkit/io/model_file.h"
 #include "nnkit/io/safetensors.h"
@@ -222,10 +223,34 @@ TEST_F(Cli, ModelFileMissingATensor) {
   EXPECT_FALSE(fs::exists(path("p.npy")));
 }
 
-TEST_F(Cli, DemoRuns) {
-  CliRun r = run_nnkit({"demo"});
+TEST_F(Cli, XorDemoRuns) {
+  CliRun r = run_nnkit({"demo", "--xor"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("converged"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, HealthDemoGoesFromCsvToModelToForecasts) {
+  // Shortened: 20 days, 2 epochs. The full demo is the README's first command.
+  CliRun r = run_nnkit({"demo", "--out", path("demo"), "--days", "20", "--epochs", "2"});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  EXPECT_NE(r.out.find("heart_rate: rmse "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("naive last value: rmse "), std::string::npos) << r.out;
+  const CsvTable vitals = read_csv(path("demo/vitals.csv"));
+  EXPECT_EQ(vitals.rows(), 20 * 24);
+  EXPECT_EQ(vitals.columns, (std::vector<std::string>{"heart_rate", "systolic_bp", "diastolic_bp",
+                                                      "temperature", "steps", "spo2"}));
+  Sequential model = load_model(path("demo/health.safetensors"));
+  EXPECT_EQ(model.input_shape(), (Shape{24, 6})) << "the reference configuration: 6 features";
+  int64_t params = 0;
+  for (auto& [name, param] : model.named_params()) params += param->value.size();
+  EXPECT_EQ(params, 4 * 128 * (6 + 128 + 2) + 128 + 1) << "LSTM 128 and a Dense head";
+
+  r = run_nnkit({"predict", "--model", path("demo/health.safetensors"), "--csv",
+                 path("demo/vitals.csv"), "--out", path("demo/forecast.csv")});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  const CsvTable forecast = read_csv(path("demo/forecast.csv"));
+  EXPECT_EQ(forecast.rows(), 20 * 24 - 24 + 1);
+  EXPECT_EQ(forecast.time.front(), "2026-01-02T00:00") << "the forecast for the 25th hour";
 }
 
 }  // namespace
