@@ -223,6 +223,36 @@ TEST_F(Cli, ModelFileMissingATensor) {
   EXPECT_FALSE(fs::exists(path("p.npy")));
 }
 
+TEST_F(Cli, DivergedTrainingWritesNoModel) {
+  // SGD at 1e20 overflows within a few steps; with early stopping (which would restore the
+  // first epoch's finite weights) as without.
+  for (const std::vector<std::string>& extra :
+       {std::vector<std::string>{}, std::vector<std::string>{"--early-stopping", "3"}}) {
+    std::vector<std::string> args = {"train",
+                                     "--spec",
+                                     path("spec.json"),
+                                     "--x",
+                                     path("x.npy"),
+                                     "--y",
+                                     path("y.npy"),
+                                     "--optimizer",
+                                     "sgd",
+                                     "--lr",
+                                     "1e20",
+                                     "--epochs",
+                                     "5",
+                                     "--quiet",
+                                     "--log",
+                                     path("log.csv"),
+                                     "--out",
+                                     path("m.safetensors")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    expect_usage_error(run_nnkit(args), "training diverged: the loss became");
+    EXPECT_FALSE(fs::exists(path("m.safetensors")));
+    EXPECT_FALSE(fs::exists(path("log.csv")));
+  }
+}
+
 TEST_F(Cli, XorDemoRuns) {
   CliRun r = run_nnkit({"demo", "--xor"});
   ASSERT_EQ(r.status, 0) << r.err;

@@ -1,5 +1,6 @@
 // nnkit train: a model from a spec (or continued from a model file) trained on arrays or IDX
 // files.
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -32,6 +33,28 @@ struct TrainArgs {
   std::optional<int> early_stopping;
   bool quiet = false;
 };
+
+// Throws ValueError when the loss of an epoch or a weight is NaN or infinite.
+void check_finite_training(Sequential& model, const History& history) {
+  const std::vector<double>& loss = history["loss"];
+  for (std::size_t epoch = 0; epoch < loss.size(); ++epoch) {
+    if (!std::isfinite(loss[epoch])) {
+      throw ValueError(fmt::format(
+          "training diverged: the loss became {} in epoch {}; no model written (a lower --lr "
+          "or scaled inputs may help)",
+          loss[epoch], epoch + 1));
+    }
+  }
+  for (auto& [name, param] : model.named_params()) {
+    for (float v : param->value) {
+      if (!std::isfinite(v)) {
+        throw ValueError(fmt::format(
+            "training diverged: weight {} holds {}; no model written (a lower --lr may help)", name,
+            v));
+      }
+    }
+  }
+}
 
 void run_train(const TrainArgs& args) {
   check_output_path("--out", args.out);
@@ -130,8 +153,12 @@ void run_train(const TrainArgs& args) {
     log_tmp = args.log + ".tmp";
     fit.callbacks.push_back(std::make_shared<CSVLogger>(CSVLoggerOptions{.filename = log_tmp}));
   }
+  // A loss that turns NaN or infinite ends training at that batch, and nothing is written:
+  // such weights are of no use, and the best earlier ones would hide that training diverged.
+  fit.callbacks.push_back(std::make_shared<TerminateOnNaN>());
   try {
-    model.fit(x, y, fit);
+    const History history = model.fit(x, y, fit);
+    check_finite_training(model, history);
   } catch (...) {
     if (!log_tmp.empty()) std::remove(log_tmp.c_str());
     throw;
