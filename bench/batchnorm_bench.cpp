@@ -5,16 +5,12 @@
 // x̂ and writes dx; inference reads x and writes y.
 #include <benchmark/benchmark.h>
 
+#include "bench_util.h"
 #include "nnkit/layers/batch_normalization.h"
 
 namespace {
 
-nnkit::Tensor random_tensor(const nnkit::Shape& shape, uint64_t seed) {
-  nnkit::Rng rng(seed);
-  nnkit::Tensor t(shape);
-  for (float& v : t) v = rng.uniform(-1, 1);
-  return t;
-}
+using nnkit::bench::random_tensor;
 
 struct Setup {
   nnkit::BatchNormalization bn;
@@ -31,11 +27,7 @@ struct Setup {
   }
 };
 
-void set_bytes(benchmark::State& state, double bytes_per_call) {
-  state.counters["GB/s"] =
-      benchmark::Counter(bytes_per_call * static_cast<double>(state.iterations()),
-                         benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
-}
+using nnkit::bench::set_bytes;
 
 void BM_BatchNormForwardTrain(benchmark::State& state) {
   Setup s(state);

@@ -3,17 +3,13 @@
 // (784-256-128-10, batch 64, Adam: the Fashion-MNIST MLP of the issues) on random data.
 #include <benchmark/benchmark.h>
 
+#include "bench_util.h"
 #include "nnkit/layers/dense.h"
 #include "nnkit/model.h"
 
 namespace {
 
-nnkit::Tensor random_tensor(const nnkit::Shape& shape, uint64_t seed) {
-  nnkit::Rng rng(seed);
-  nnkit::Tensor t(shape);
-  for (float& v : t) v = rng.uniform(-1, 1);
-  return t;
-}
+using nnkit::bench::random_tensor;
 
 void BM_DenseForwardBackward(benchmark::State& state) {
   int64_t batch = state.range(0), in = state.range(1), out = state.range(2);

@@ -6,18 +6,14 @@
 // at a time.
 #include <benchmark/benchmark.h>
 
+#include "bench_util.h"
 #include "nnkit/layers/lstm.h"
 
 namespace {
 
 constexpr int64_t kUnits = 128;
 
-nnkit::Tensor random_tensor(const nnkit::Shape& shape, uint64_t seed) {
-  nnkit::Rng rng(seed);
-  nnkit::Tensor t(shape);
-  for (float& v : t) v = rng.uniform(-1, 1);
-  return t;
-}
+using nnkit::bench::random_tensor;
 
 double gemm_flops(int64_t batch, int64_t steps, int64_t features) {
   return 2.0 * steps * batch * 4 * kUnits * (features + kUnits);

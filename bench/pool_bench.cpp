@@ -4,16 +4,12 @@
 // input and output floats (and the int32 argmax where it is written or read).
 #include <benchmark/benchmark.h>
 
+#include "bench_util.h"
 #include "nnkit/layers/pooling2d.h"
 
 namespace {
 
-nnkit::Tensor random_tensor(const nnkit::Shape& shape, uint64_t seed) {
-  nnkit::Rng rng(seed);
-  nnkit::Tensor t(shape);
-  for (float& v : t) v = rng.uniform(-1, 1);
-  return t;
-}
+using nnkit::bench::random_tensor;
 
 template <typename Pool>
 struct Setup {
@@ -28,11 +24,7 @@ struct Setup {
   }
 };
 
-void set_bytes(benchmark::State& state, double bytes_per_call) {
-  state.counters["GB/s"] =
-      benchmark::Counter(bytes_per_call * static_cast<double>(state.iterations()),
-                         benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
-}
+using nnkit::bench::set_bytes;
 
 void BM_MaxPoolForwardTrain(benchmark::State& state) {
   Setup<nnkit::MaxPooling2D> s(state);

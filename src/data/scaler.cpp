@@ -92,38 +92,35 @@ void check_fitted(const Scaler& scaler, const char* what) {
 
 }  // namespace
 
-Tensor Scaler::transform(const Tensor& values) const {
-  check_fitted(*this, "transform");
-  if (values.rank() < 1 || values.dim(-1) != columns()) {
+namespace {
+
+// out[..., j] = f(values[..., j], j) over the last axis, the columns; what names the caller.
+template <typename F>
+Tensor map_columns(const Scaler& scaler, const Tensor& values, const char* what, F f) {
+  check_fitted(scaler, what);
+  const int64_t c = scaler.columns();
+  if (values.rank() < 1 || values.dim(-1) != c) {
     throw ShapeError(
-        fmt::format("scaler: fitted on {} columns, got values {} (the last axis is "
-                    "the columns)",
-                    columns(), shape_to_string(values.shape())));
+        fmt::format("scaler: fitted on {} columns, got values {} (the last axis is the columns)", c,
+                    shape_to_string(values.shape())));
   }
   Tensor out = Tensor::uninitialized(values.shape());
-  const int64_t c = columns();
   for (int64_t i = 0; i < values.size(); ++i) {
-    const auto j = static_cast<std::size_t>(i % c);
-    out[i] = static_cast<float>((static_cast<double>(values[i]) - offset_[j]) / scale_[j]);
+    out[i] = static_cast<float>(f(static_cast<double>(values[i]), static_cast<std::size_t>(i % c)));
   }
   return out;
 }
 
+}  // namespace
+
+Tensor Scaler::transform(const Tensor& values) const {
+  return map_columns(*this, values, "transform",
+                     [&](double v, std::size_t j) { return (v - offset_[j]) / scale_[j]; });
+}
+
 Tensor Scaler::inverse_transform(const Tensor& values) const {
-  check_fitted(*this, "inverse_transform");
-  if (values.rank() < 1 || values.dim(-1) != columns()) {
-    throw ShapeError(
-        fmt::format("scaler: fitted on {} columns, got values {} (the last axis is "
-                    "the columns)",
-                    columns(), shape_to_string(values.shape())));
-  }
-  Tensor out = Tensor::uninitialized(values.shape());
-  const int64_t c = columns();
-  for (int64_t i = 0; i < values.size(); ++i) {
-    const auto j = static_cast<std::size_t>(i % c);
-    out[i] = static_cast<float>(static_cast<double>(values[i]) * scale_[j] + offset_[j]);
-  }
-  return out;
+  return map_columns(*this, values, "inverse_transform",
+                     [&](double v, std::size_t j) { return v * scale_[j] + offset_[j]; });
 }
 
 namespace {
