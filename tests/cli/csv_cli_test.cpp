@@ -13,6 +13,7 @@
 #include "nlohmann/json.hpp"
 #include "nnkit/data/csv.h"
 #include "nnkit/data/forecast.h"
+#include "nnkit/data/npy.h"
 #include "nnkit/io/model_file.h"
 #include "scratch_dir.h"
 
@@ -129,6 +130,50 @@ TEST_F(CsvCli, EvaluateSetsTheModelBesideTheNaiveForecast) {
   ASSERT_EQ(r.status, 0) << r.describe();
   EXPECT_NE(r.out.find("b: rmse "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("naive last value: rmse "), std::string::npos) << r.out;
+}
+
+TEST_F(CsvCli, ContinuesTrainingWithTheFilesPreprocessing) {
+  ASSERT_EQ(train({"--features", "a,c", "--scale", "minmax"}).status, 0);
+  std::map<std::string, std::string> before, after;
+  load_model(path("m.safetensors"), &before);
+  // --window and --features are the model's; the scalers stay as first fit.
+  CliRun r = run_nnkit({"train", "--model", path("m.safetensors"), "--csv", path("vitals.csv"),
+                        "--epochs", "2", "--quiet", "--out", path("m2.safetensors")});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  load_model(path("m2.safetensors"), &after);
+  EXPECT_EQ(after.at("nnkit.preprocess"), before.at("nnkit.preprocess"));
+  r = run_nnkit({"train", "--model", path("m.safetensors"), "--csv", path("vitals.csv"), "--window",
+                 "7", "--quiet", "--out", path("m3.safetensors")});
+  expect_usage_error(r, "--window: training continued from --model");
+  EXPECT_FALSE(fs::exists(path("m3.safetensors")));
+}
+
+TEST_F(CsvCli, PredictsRowNumbersWithoutATimeColumnAndNpyOnRequest) {
+  std::ofstream csv(path("plain.csv"));
+  csv << "a,b\n";
+  for (int r = 0; r < 20; ++r) csv << r % 3 << "," << b_at(r) << "\n";
+  csv.close();
+  CliRun r =
+      run_nnkit({"train", "--spec", path("spec.json"), "--csv", path("plain.csv"), "--target", "b",
+                 "--window", "4", "--horizon", "2", "--quiet", "--out", path("m.safetensors")});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  r = run_nnkit({"predict", "--model", path("m.safetensors"), "--csv", path("plain.csv"), "--out",
+                 path("forecast.csv")});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  const CsvTable forecast = read_csv(path("forecast.csv"));
+  // Windows end at rows 3..19 and forecast rows 5..21: "row" is numeric, so a column here.
+  EXPECT_FALSE(forecast.time_name);
+  ASSERT_EQ(forecast.columns, (std::vector<std::string>{"row", "b"}));
+  ASSERT_EQ(forecast.rows(), 17);
+  EXPECT_EQ(forecast.values[0], 5.0f);
+  EXPECT_EQ(forecast.values[2 * 16], 21.0f);
+
+  r = run_nnkit({"predict", "--model", path("m.safetensors"), "--csv", path("plain.csv"), "--out",
+                 path("forecast.npy")});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  const Tensor levels = read_npy(path("forecast.npy"));
+  ASSERT_EQ(levels.shape(), (Shape{17, 1}));
+  for (int n = 0; n < 17; ++n) EXPECT_EQ(levels[n], forecast.values[2 * n + 1]);
 }
 
 TEST_F(CsvCli, BadInputIsAUsageErrorAndWritesNothing) {

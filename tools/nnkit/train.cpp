@@ -225,9 +225,22 @@ void add_train_command(CLI::App& app) {
       ->check(non_negative());
   cmd->add_option("--log", args->log, "Write one CSV row of loss and metrics per epoch");
   cmd->add_flag("--quiet", args->quiet, "No progress bar");
-  cmd->callback([args, spec, model] {
+  cmd->callback([args, spec, model, cmd] {
     if (spec->count() + model->count() != 1) throw CLI::RequiredError("--spec or --model");
     require_data(args->data, /*targets=*/true);
+    if (model->count() > 0) {
+      // Continued training reads the CSV as the model file says; a flag that would read it
+      // otherwise is refused rather than ignored (--time and --missing may change).
+      for (const char* flag : {"--target", "--features", "--window", "--horizon", "--stride",
+                               "--scale", "--target-transform"}) {
+        if (cmd->get_option(flag)->count() > 0) {
+          throw ValueError(fmt::format(
+              "{}: training continued from --model {} reads the CSV as the model file says "
+              "(its nnkit.preprocess); drop {}",
+              flag, args->model, flag));
+        }
+      }
+    }
     run_train(*args);
   });
 }
