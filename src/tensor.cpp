@@ -91,7 +91,21 @@ void Tensor::allocate() {
       throw ValueError(
           fmt::format("Tensor: negative dimension in shape {}", shape_to_string(shape_)));
   }
-  size_ = shape_size(shape_);
+  // Shapes can come from files (a model spec's units, a reshape's dimensions): the size is
+  // counted with overflow checks, in elements and in bytes, before it is trusted. A zero
+  // dimension anywhere makes it 0, however large the others.
+  size_ = 0;
+  if (std::find(shape_.begin(), shape_.end(), 0) == shape_.end()) {
+    int64_t size = 1;
+    for (int64_t d : shape_) {
+      if (__builtin_mul_overflow(size, d, &size) ||
+          static_cast<uint64_t>(size) > (SIZE_MAX - kAlignment) / sizeof(float)) {
+        throw ValueError(fmt::format("Tensor: shape {} is too large (its size overflows)",
+                                     shape_to_string(shape_)));
+      }
+    }
+    size_ = size;
+  }
   if (size_ == 0) {
     data_.reset();
     return;

@@ -52,6 +52,27 @@ TEST(Tensor, RejectsMismatchedValues) {
   }
 }
 
+// Shapes come from files (model specs); seen while fuzzing the model loader, where [4e18, 6]
+// overflowed int64 while its size was counted.
+TEST(Tensor, RejectsShapesWhoseSizeOverflows) {
+  for (const Shape& shape : {Shape{4'000'000'000'000'000'000, 6}, Shape{3, INT64_MAX},
+                             Shape{int64_t{1} << 62}}) {  // 2^62 elements: 2^64 bytes
+    try {
+      Tensor t(shape);
+      FAIL() << "no throw for " << shape_to_string(shape);
+    } catch (const ValueError& e) {
+      EXPECT_NE(std::string(e.what()).find("Tensor: shape " + shape_to_string(shape) +
+                                           " is too large (its size overflows)"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  // A zero dimension makes the size 0 however large the others are.
+  const Tensor empty({INT64_MAX, 0, INT64_MAX});
+  EXPECT_EQ(empty.size(), 0);
+  EXPECT_TRUE(empty.empty());
+}
+
 }  // namespace
 }  // namespace nnkit
 

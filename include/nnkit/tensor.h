@@ -22,7 +22,8 @@ std::string shape_to_string(const Shape& shape);
 class Tensor {
  public:
   Tensor() = default;
-  // Zero-filled tensor of the given shape. Throws ValueError on a negative dimension.
+  // Zero-filled tensor of the given shape. Throws ValueError on a negative dimension or a
+  // shape whose size overflows (in elements or bytes); std::bad_alloc when memory runs out.
   explicit Tensor(Shape shape);
   Tensor(Shape shape, float fill);
   // Values in row-major order; values.size() must equal shape_size(shape).

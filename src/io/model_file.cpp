@@ -1,9 +1,11 @@
 #include "nnkit/io/model_file.h"
 
+#include <new>
 #include <set>
 
 #include "fmt/format.h"
 #include "nnkit/error.h"
+#include "nnkit/io/atomic_file.h"
 #include "nnkit/io/safetensors.h"
 
 namespace nnkit {
@@ -21,7 +23,12 @@ void save_model(const std::string& path, Sequential& model,
 }
 
 Sequential load_model(const std::string& path, std::map<std::string, std::string>* metadata) {
-  SafetensorsFile file = read_safetensors(path);
+  return parse_model(read_file(path), path, metadata);
+}
+
+Sequential parse_model(const std::string& bytes, const std::string& path,
+                       std::map<std::string, std::string>* metadata) {
+  SafetensorsFile file = parse_safetensors(bytes, path);
   auto format = file.metadata.find("nnkit.format");
   if (format == file.metadata.end() || format->second != "1") {
     throw FormatError(fmt::format(
@@ -45,6 +52,11 @@ Sequential load_model(const std::string& path, std::map<std::string, std::string
     model = Sequential::from_spec(spec);
   } catch (const Error& e) {
     throw FormatError(fmt::format("{}: bad \"nnkit.spec\": {}", path, e.what()));
+  } catch (const std::bad_alloc&) {
+    // The layers are built, their weights allocated, before the file's tensors are compared
+    // with them: a spec of absurd sizes (a damaged file) fails here.
+    throw FormatError(fmt::format(
+        "{}: bad \"nnkit.spec\": its layers need more memory than can be allocated", path));
   }
   std::set<std::string> used;
   for (auto& [name, param] : model.named_params()) {
