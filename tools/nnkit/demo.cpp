@@ -85,7 +85,7 @@ void run_health_demo(const DemoArgs& args) {
   // What `nnkit train --csv vitals.csv --target heart_rate --window 24 --missing interpolate
   // --val-split 0.2 --early-stopping 8` does, step by step.
   ForecastPreprocess preprocess;
-  preprocess.time_column = table.time_name;
+  if (table.time_name) preprocess.time_column.emplace(*table.time_name);
   preprocess.features = table.columns;
   preprocess.targets = {"heart_rate"};
   preprocess.window = 24;
