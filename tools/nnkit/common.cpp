@@ -163,7 +163,7 @@ CsvTable read_csv_data(const DataArgs& args) {
 ForecastPreprocess preprocess_from_flags(const ForecastFlags& flags, const CsvTable& table) {
   ForecastPreprocess p;
   if (flags.targets.empty()) throw CLI::RequiredError("--target (with --csv)");
-  if (table.time_name) p.time_column.emplace(*table.time_name);
+  p.time_column = table.time_name;
   p.targets = flags.targets;
   p.features = flags.features.empty() ? table.columns : flags.features;
   auto check = [&](const char* flag, const std::vector<std::string>& names) {

@@ -84,15 +84,10 @@ void run_health_demo(const DemoArgs& args) {
 
   // What `nnkit train --csv vitals.csv --target heart_rate --window 24 --missing interpolate
   // --val-split 0.2 --early-stopping 8` does, step by step.
-  ForecastPreprocess preprocess;
-  if (table.time_name) preprocess.time_column.emplace(*table.time_name);
-  preprocess.features = table.columns;
-  preprocess.targets = {"heart_rate"};
-  preprocess.window = 24;
-  preprocess.horizon = 1;
-  preprocess.missing = MissingPolicy::kInterpolate;
-  preprocess.feature_scaler = Scaler(ScalerKind::kStandard);
-  preprocess.target_scaler = Scaler(ScalerKind::kStandard);
+  ForecastFlags flags;
+  flags.targets = {"heart_rate"};
+  flags.missing = "interpolate";
+  ForecastPreprocess preprocess = preprocess_from_flags(flags, table);
   const ForecastTrainingData data = prepare_forecast_training(table, preprocess, 0.2);
   std::cout << fmt::format(
       "Task: heart_rate one hour ahead from the last 24 hours of all {} columns; {} training "
