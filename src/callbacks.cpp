@@ -74,11 +74,16 @@ bool EarlyStopping::improved(double value) const {
                    : value < best_ - std::fabs(options_.min_delta);
 }
 
+void EarlyStopping::resume(State state) { resumed_ = std::move(state); }
+
 void EarlyStopping::on_train_begin(Sequential& /*model*/, const TrainInfo& /*info*/) {
-  best_epoch_ = -1;
-  wait_ = 0;
+  State state = resumed_ ? std::move(*resumed_) : State{};
+  resumed_.reset();
+  best_ = state.best;
+  best_epoch_ = state.best_epoch;
+  wait_ = state.wait;
+  best_weights_ = std::move(state.best_weights);
   stopped_epoch_.reset();
-  best_weights_.clear();
 }
 
 void EarlyStopping::on_epoch_end(Sequential& model, int epoch, const Logs& logs) {

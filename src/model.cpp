@@ -347,6 +347,14 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
 
   int64_t batch_size = std::min(options.batch_size, samples);
   int64_t steps = (samples + batch_size - 1) / batch_size;
+  const FitPosition start = options.resume.value_or(FitPosition{});
+  if (options.resume) {
+    if (start.epoch < 0 || start.step < 0 || start.step > steps || start.seen < 0) {
+      throw ValueError(fmt::format(
+          "fit: cannot resume at epoch {}, batch {}: an epoch has {} batches of {} samples",
+          start.epoch, start.step, steps, batch_size));
+    }
+  }
 
   std::vector<std::shared_ptr<Callback>> callbacks;
   if (options.verbose > 0) {
@@ -370,22 +378,27 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
   for (auto& cb : callbacks) cb->on_train_begin(*this, info);
 
   std::vector<int64_t> order(static_cast<std::size_t>(samples));
-  std::iota(order.begin(), order.end(), 0);
   Logs logs;
   auto metrics = make_metrics();
-  for (int epoch = 0; epoch < options.epochs && !stop_training; ++epoch) {
+  for (int epoch = start.epoch; epoch < options.epochs && !stop_training; ++epoch) {
+    const bool resumed = options.resume && epoch == start.epoch;
+    if (resumed && start.step > 0) rng_.set_state(start.epoch_rng);
+    position_ = FitPosition{.epoch = epoch, .epoch_rng = rng_.state()};
     for (auto& cb : callbacks) cb->on_epoch_begin(*this, epoch);
+    // Each epoch's order is drawn afresh from the identity (Fisher-Yates with the model's
+    // generator): a seed fixes it, and the generator's state at the epoch's start is all a
+    // checkpoint needs to draw it again.
+    std::iota(order.begin(), order.end(), 0);
     if (options.shuffle) {
-      // Fisher-Yates with the model's generator, so a seed fixes the order.
       for (int64_t i = samples - 1; i > 0; --i) {
         std::swap(order[i], order[rng_.below(static_cast<uint64_t>(i + 1))]);
       }
     }
     for (auto& m : metrics) m->reset();
-    double loss_sum = 0;
-    int64_t seen = 0;
+    double loss_sum = resumed ? start.loss_sum : 0.0;
+    int64_t seen = resumed ? start.seen : 0;
     logs.clear();
-    for (int64_t step = 0; step < steps && !stop_training; ++step) {
+    for (int64_t step = resumed ? start.step : 0; step < steps && !stop_training; ++step) {
       int64_t begin = step * batch_size;
       int64_t count = std::min(batch_size, samples - begin);
       Tensor bx = tx->gather_rows(order.data() + begin, count);
@@ -396,12 +409,17 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
                         : train_on_batch(bx, by, &pred);
       loss_sum += loss * static_cast<double>(count);
       seen += count;
+      position_.step = step + 1;
+      position_.loss_sum = loss_sum;
+      position_.seen = seen;
       for (auto& m : metrics) m->update(pred, by);
       logs["loss"] = loss_sum / static_cast<double>(seen);
       for (auto& m : metrics) logs[m->name()] = m->result();
       if (!std::isfinite(loss)) logs["loss"] = loss;
       for (auto& cb : callbacks) cb->on_batch_end(*this, step, logs);
     }
+    // A run resumed after its epoch's last batch has the loss from the checkpoint alone.
+    if (seen > 0 && !logs.count("loss")) logs["loss"] = loss_sum / static_cast<double>(seen);
     if (validation) {
       for (const auto& [name, value] : evaluate(validation->first, validation->second)) {
         logs["val_" + name] = value;
@@ -411,6 +429,8 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
       auto it = logs.find(name);
       history.values[name].push_back(it == logs.end() ? NAN : it->second);
     }
+    if (position_.step == steps)
+      position_ = FitPosition{.epoch = epoch + 1, .epoch_rng = rng_.state()};
     for (auto& cb : callbacks) cb->on_epoch_end(*this, epoch, logs);
   }
   for (auto& cb : callbacks) cb->on_train_end(*this, logs);
@@ -462,6 +482,13 @@ std::vector<std::pair<std::string, Param*>> Sequential::named_params() {
   for (std::size_t i = 0; i < layers_.size(); ++i)
     for (Param* p : layers_[i]->params())
       out.emplace_back(fmt::format("layers.{}.{}", i, p->name), p);
+  return out;
+}
+
+std::vector<Rng*> Sequential::rngs() {
+  std::vector<Rng*> out{&rng_};
+  for (auto& layer : layers_)
+    for (Rng* r : layer->rngs()) out.push_back(r);
   return out;
 }
 

@@ -57,8 +57,20 @@ class EarlyStopping final : public Callback {
   int best_epoch() const { return best_epoch_; }
   double best_value() const { return best_; }
 
+  // What it has seen so far, for checkpoints. After resume(state), the next fit() continues
+  // from that state (a resumed run) instead of starting afresh.
+  struct State {
+    double best = 0;
+    int best_epoch = -1;
+    int wait = 0;
+    std::vector<Tensor> best_weights = {};  // with restore_best_weights
+  };
+  State state() const { return {best_, best_epoch_, wait_, best_weights_}; }
+  void resume(State state);
+
  private:
   bool improved(double value) const;
+  std::optional<State> resumed_;
   EarlyStoppingOptions options_;
   bool maximize_ = false;
   double best_ = 0;

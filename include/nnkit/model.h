@@ -9,6 +9,7 @@
 //   History h = model.fit(x, y, {.epochs = 100, .batch_size = 4});
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -33,6 +34,17 @@ struct SequentialOptions {
   uint64_t seed = 42;      // initial weights, shuffling and dropout all draw from it
 };
 
+// Where a fit() run stands: `step` batches of epoch `epoch` (0-based) done, with the epoch's
+// running loss; `epoch_rng` is the model generator's state when the epoch began, from which
+// its shuffled order is drawn again on resuming. At an epoch's end it reads {epoch + 1, 0}.
+struct FitPosition {
+  int epoch = 0;
+  int64_t step = 0;
+  double loss_sum = 0;  // the epoch's loss summed over its samples so far
+  int64_t seen = 0;     // samples so far in the epoch
+  std::array<uint64_t, 4> epoch_rng = {};
+};
+
 struct FitOptions {
   int epochs = 1;
   // 1: stochastic gradient descent; the number of samples (or more): batch gradient
@@ -51,6 +63,11 @@ struct FitOptions {
   // (y [N, T, ...]) every chunk takes an optimizer step on its own targets; with one target
   // per sequence the earlier chunks only carry the state and the last one trains.
   int64_t tbptt_steps = 0;
+  // Continue a run from a checkpoint's position (io/checkpoint.h): epochs before
+  // resume->epoch are skipped (Keras's initial_epoch), so are the first resume->step batches of
+  // that epoch, drawn in the same order. The weights, optimizer and generators must be the
+  // checkpoint's. Metrics other than the loss restart at the resumed batch.
+  std::optional<FitPosition> resume = {};
 };
 
 // Per-epoch values of the loss and each metric ("loss", "mae", "val_loss", "val_mae").
@@ -128,6 +145,8 @@ class Sequential {
   Layer& layer(std::size_t i) { return *layers_.at(i); }
   // Every parameter under its file name, "layers.{i}.{name}".
   std::vector<std::pair<std::string, Param*>> named_params();
+  // The parameters the optimizer updates, in the order it keeps its state by.
+  std::vector<Param*> trainable_params();
   std::vector<Tensor> get_weights();
   void set_weights(const std::vector<Tensor>& weights);
   void zero_grad();
@@ -142,13 +161,16 @@ class Sequential {
 
   // Set by callbacks to end fit() after the current epoch (or batch).
   bool stop_training = false;
+  // During fit(), where the run stands (callbacks read it to save checkpoints).
+  const FitPosition& fit_position() const { return position_; }
+  // The generators of training: the model's (shuffling), then every layer's (dropout).
+  std::vector<Rng*> rngs();
 
  private:
   void check_compiled(const char* who) const;
   void check_data(const char* who, const Tensor& x, const Tensor* y) const;
   std::vector<std::unique_ptr<Metric>> make_metrics() const;
   void backward(const Tensor& pred, const Tensor& y);
-  std::vector<Param*> trainable_params();
 
   SequentialOptions options_;
   std::vector<std::unique_ptr<Layer>> layers_;
@@ -157,6 +179,7 @@ class Sequential {
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<Loss> loss_;
   std::vector<std::string> metric_names_;
+  FitPosition position_;
 };
 
 }  // namespace nnkit

@@ -28,7 +28,11 @@ Sequential load_model(const std::string& path, std::map<std::string, std::string
 
 Sequential parse_model(const std::string& bytes, const std::string& path,
                        std::map<std::string, std::string>* metadata) {
-  SafetensorsFile file = parse_safetensors(bytes, path);
+  return model_from_safetensors(parse_safetensors(bytes, path), path, metadata);
+}
+
+Sequential model_from_safetensors(SafetensorsFile file, const std::string& path,
+                                  std::map<std::string, std::string>* metadata) {
   auto format = file.metadata.find("nnkit.format");
   if (format == file.metadata.end() || format->second != "1") {
     throw FormatError(fmt::format(

@@ -258,6 +258,12 @@ std::vector<Param*> Bidirectional::params() {
   return out;
 }
 
+std::vector<Rng*> Bidirectional::rngs() {
+  std::vector<Rng*> out = forward_->rngs();
+  for (Rng* r : backward_->rngs()) out.push_back(r);
+  return out;
+}
+
 nlohmann::json Bidirectional::config() const {
   return {{"type", "Bidirectional"},
           {"merge_mode", options_.merge_mode},

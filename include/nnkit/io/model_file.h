@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include "nnkit/io/safetensors.h"
 #include "nnkit/model.h"
 
 namespace nnkit {
@@ -27,5 +28,8 @@ Sequential load_model(const std::string& path,
 // The same on the file's bytes already in memory; `path` only names the file in messages.
 Sequential parse_model(const std::string& bytes, const std::string& path,
                        std::map<std::string, std::string>* metadata = nullptr);
+// The same on a parsed file, whose tensors are moved into the model.
+Sequential model_from_safetensors(SafetensorsFile file, const std::string& path,
+                                  std::map<std::string, std::string>* metadata = nullptr);
 
 }  // namespace nnkit

@@ -57,6 +57,7 @@ class Bidirectional final : public Layer {
   // The forward layer's params, then the backward layer's, renamed "forward.<name>" and
   // "backward.<name>" at build().
   std::vector<Param*> params() override;
+  std::vector<Rng*> rngs() override;
   // {"type": "Bidirectional", "merge_mode": ..., "layer": the forward layer's full config}.
   nlohmann::json config() const override;
   // Hands the mask to both directions; with return_sequences their outputs are zero at masked

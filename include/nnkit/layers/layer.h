@@ -43,6 +43,9 @@ class Layer {
   virtual Tensor backward(const Tensor& dy) = 0;
   // Every named tensor, trainable or not, in a fixed order.
   virtual std::vector<Param*> params() { return {}; }
+  // The generators the layer draws from while training (dropout masks), in a fixed order, so
+  // that a checkpoint can save them and a resumed run draw the same masks.
+  virtual std::vector<Rng*> rngs() { return {}; }
   // Keras-style arguments, including "type"; make_layer(config()) rebuilds the layer.
   virtual nlohmann::json config() const = 0;
 

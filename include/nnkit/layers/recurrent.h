@@ -72,6 +72,10 @@ class Recurrent : public Layer {
   // input: [steps, features] -> [units], or [steps, units] with return_sequences. Creates the
   // weights (build_cell), then, with dropout, splits a mask generator off rng.
   Shape build(const Shape& input, Rng& rng) final;
+  // The input-dropout mask generator (empty without dropout).
+  std::vector<Rng*> rngs() override {
+    return args_.dropout > 0.0f ? std::vector<Rng*>{&dropout_rng_} : std::vector<Rng*>{};
+  }
   // x: [N, T, F], any T >= 1. Starts from the state given by set_initial_state(), else (when
   // stateful) the state the last forward ended in, else zeros. Applies and then clears the
   // mask given by set_mask(). Sets final_state().

@@ -42,6 +42,7 @@ class SpatialDropout2D final : public Layer {
   float rate() const { return options_.rate; }
   // The mask generator, for checkpoints that resume mid-run with the same masks.
   Rng& mask_rng() { return rng_; }
+  std::vector<Rng*> rngs() override { return {&rng_}; }
 
  private:
   std::string who() const;
