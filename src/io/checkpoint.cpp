@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <set>
 
 #include "fmt/format.h"
@@ -16,6 +17,12 @@ namespace {
 
 constexpr const char* kOptimizerPrefix = "optimizer.";
 constexpr const char* kExtraPrefix = "extra.";
+
+void make_directory(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw IoError(fmt::format("{}: cannot create the directory: {}", dir, ec.message()));
+}
 
 bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
@@ -177,6 +184,92 @@ Sequential load_checkpoint(const std::string& path, Checkpoint* checkpoint,
   if (checkpoint != nullptr) *checkpoint = std::move(out);
   if (metadata != nullptr) *metadata = std::move(meta);
   return model;
+}
+
+// CheckpointCallback ----------------------------------------------------------------------
+
+CheckpointCallback::CheckpointCallback(CheckpointOptions options) : options_(std::move(options)) {
+  if (options_.directory.empty()) throw ValueError("CheckpointCallback: directory is empty");
+}
+
+std::string CheckpointCallback::last_path() const {
+  return (std::filesystem::path(options_.directory) / "last.safetensors").string();
+}
+std::string CheckpointCallback::best_path() const {
+  return (std::filesystem::path(options_.directory) / "best.safetensors").string();
+}
+
+void CheckpointCallback::resume(const Checkpoint& checkpoint) {
+  history_ = checkpoint.history;
+  try {
+    const nlohmann::json& own = checkpoint.extra.at("checkpoint");
+    if (!own.at("best").is_null()) best_ = own.at("best").get<double>();
+    if (options_.early_stopping && checkpoint.extra.contains("early_stopping")) {
+      const nlohmann::json& es = checkpoint.extra.at("early_stopping");
+      EarlyStopping::State state{.best = es.at("best").get<double>(),
+                                 .best_epoch = es.at("best_epoch").get<int>(),
+                                 .wait = es.at("wait").get<int>()};
+      for (const auto& [name, tensor] : checkpoint.extra_tensors) {
+        if (name.rfind("early_stopping.", 0) == 0) state.best_weights.push_back(tensor);
+      }
+      options_.early_stopping->resume(std::move(state));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(
+        fmt::format("checkpoint: the callback's entries are malformed: {}", e.what()));
+  }
+}
+
+void CheckpointCallback::on_train_begin(Sequential& /*model*/, const TrainInfo& info) {
+  if (history_.names.empty()) history_.names = info.metric_names;
+  for (const auto& name : history_.names) history_.values[name];
+  interrupted_ = false;
+}
+
+void CheckpointCallback::on_batch_end(Sequential& model, int64_t /*batch*/, const Logs& logs) {
+  if (options_.interrupt == nullptr || *options_.interrupt == 0 || interrupted_) return;
+  auto loss = logs.find("loss");
+  if (loss != logs.end() && !std::isfinite(loss->second)) return;
+  save_last(model);
+  interrupted_ = true;
+  model.stop_training = true;
+}
+
+void CheckpointCallback::on_epoch_end(Sequential& model, int /*epoch*/, const Logs& logs) {
+  if (!options_.every_epoch || interrupted_ || model.fit_position().step != 0) return;
+  auto loss = logs.find("loss");
+  if (loss == logs.end() || !std::isfinite(loss->second)) return;
+  for (const auto& name : history_.names) {
+    auto it = logs.find(name);
+    history_.values[name].push_back(it == logs.end() ? NAN : it->second);
+  }
+  make_directory(options_.directory);
+  auto value = logs.find(options_.monitor);
+  if (value != logs.end() && std::isfinite(value->second)) {
+    const bool maximize = options_.monitor.find("acc") != std::string::npos;
+    if (!best_ || (maximize ? value->second > *best_ : value->second < *best_)) {
+      best_ = value->second;
+      save_model(best_path(), model, options_.metadata);
+    }
+  }
+  save_last(model);
+}
+
+void CheckpointCallback::save_last(Sequential& model) {
+  Checkpoint checkpoint = capture_checkpoint(model, history_);
+  checkpoint.extra["checkpoint"] = {{"best", best_ ? nlohmann::json(*best_) : nlohmann::json()}};
+  if (options_.early_stopping) {
+    EarlyStopping::State state = options_.early_stopping->state();
+    checkpoint.extra["early_stopping"] = {
+        {"best", state.best}, {"best_epoch", state.best_epoch}, {"wait", state.wait}};
+    for (std::size_t i = 0; i < state.best_weights.size(); ++i) {
+      checkpoint.extra_tensors.emplace_back(fmt::format("early_stopping.{}", i),
+                                            std::move(state.best_weights[i]));
+    }
+  }
+  if (options_.extra) checkpoint.extra["user"] = options_.extra();
+  make_directory(options_.directory);
+  save_checkpoint(last_path(), model, checkpoint, options_.metadata);
 }
 
 }  // namespace nnkit

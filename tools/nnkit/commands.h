@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,12 @@
 #include "nnkit/model.h"
 
 namespace nnkit::cli {
+
+// Thrown when Ctrl-C ended a command after it saved what it could; main() prints the message
+// and exits with status 130, as a shell does for SIGINT.
+struct Interrupted : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 void add_train_command(CLI::App& app);
 void add_predict_command(CLI::App& app);

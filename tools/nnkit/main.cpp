@@ -70,6 +70,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::cerr << "nnkit: " << e.what() << " (see nnkit --help)\n";
     return 2;
+  } catch (const nnkit::cli::Interrupted& e) {
+    std::cerr << "nnkit: " << e.what() << "\n";
+    return 130;
   } catch (const nnkit::Error& e) {
     std::cerr << "nnkit: " << e.what() << "\n";
     return 2;

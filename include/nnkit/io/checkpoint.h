@@ -12,13 +12,18 @@
 #pragma once
 
 #include <array>
+#include <csignal>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "nlohmann/json.hpp"
+#include "nnkit/callbacks.h"
 #include "nnkit/model.h"
 
 namespace nnkit {
@@ -47,5 +52,47 @@ void save_checkpoint(const std::string& path, Sequential& model, const Checkpoin
 // FormatError naming the file.
 Sequential load_checkpoint(const std::string& path, Checkpoint* checkpoint,
                            std::map<std::string, std::string>* metadata = nullptr);
+
+// Keeps a run resumable: after every epoch writes {directory}/last.safetensors, a checkpoint,
+// and when `monitor` improved, first {directory}/best.safetensors, a model file of that epoch.
+// When *interrupt turns non-zero (a signal handler's flag), it saves the checkpoint after the
+// batch at hand and stops training; the epoch's end is then not saved. Epochs cut short (a
+// loss gone NaN) and non-finite losses are never saved.
+struct CheckpointOptions {
+  std::string directory;
+  std::string monitor = "val_loss";  // smaller is better, unless the name holds "acc"
+  // false: only the interrupt's checkpoint is written (the directory is made then).
+  bool every_epoch = true;
+  std::map<std::string, std::string> metadata = {};  // into both files (e.g. nnkit.preprocess)
+  // Saved with the checkpoint and restored by resume(): its state and best weights.
+  std::shared_ptr<EarlyStopping> early_stopping = nullptr;
+  // The caller's JSON, asked for at every save (Checkpoint::extra["user"]).
+  std::function<nlohmann::json()> extra = nullptr;
+  const volatile std::sig_atomic_t* interrupt = nullptr;
+};
+class CheckpointCallback final : public Callback {
+ public:
+  explicit CheckpointCallback(CheckpointOptions options);
+  // Continues from a checkpoint this callback wrote: its history and best value, the early
+  // stopping state. Call before fit(). Throws FormatError when the entries are malformed.
+  void resume(const Checkpoint& checkpoint);
+
+  void on_train_begin(Sequential& model, const TrainInfo& info) override;
+  void on_batch_end(Sequential& model, int64_t batch, const Logs& logs) override;
+  void on_epoch_end(Sequential& model, int epoch, const Logs& logs) override;
+
+  bool interrupted() const { return interrupted_; }
+  // Every epoch of the run, the ones before a resume included.
+  const History& history() const { return history_; }
+  std::string last_path() const;
+  std::string best_path() const;
+
+ private:
+  void save_last(Sequential& model);
+  CheckpointOptions options_;
+  History history_;
+  std::optional<double> best_;
+  bool interrupted_ = false;
+};
 
 }  // namespace nnkit
