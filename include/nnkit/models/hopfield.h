@@ -29,7 +29,7 @@ enum class HopfieldRule {
   // W = (1/N) Σ_μ p^μ p^μᵀ, diagonal set to 0. About 0.138·N random patterns at most.
   kHebbian,
   // W = X (XᵀX)⁻¹ Xᵀ, X = [p^1 … p^P] (N×P): the orthogonal projection onto the patterns' span,
-  // so W p^μ = p^μ. Up to N − 1 linearly independent patterns, correlated ones too. The
+  // so W p^μ = p^μ. Any linearly independent patterns (so P <= N), correlated ones too. The
   // diagonal is set to 0, the usual convention since Kanter and Sompolinsky (1987): the self-
   // coupling W_ii ≈ P/N only holds each neuron in its current state, which shrinks the basins
   // of attraction as P/N grows. Each stored pattern stays a fixed point without it, because
