@@ -9,9 +9,9 @@
 //   more points) or one <circle> (a point alone), so non-finite values leave gaps. The best
 //   epoch, when set, is <g class="best-epoch" data-epoch="E"> with E 1-based, as the x axis.
 // - <svg class="forecast-chart" data-target="TARGET"> per forecast, with series named
-//   "actual", "predicted" and, when given, "naive". A run longer than 4 points per pixel column
-//   of the plot is thinned to the first, lowest, highest and last point of each column (M4),
-//   which draws the same picture and keeps 10,000 points per series near 40 KB.
+//   "actual", "predicted" and, when given, "naive". A series of more than 4 values per pixel
+//   column of the plot (802 columns) keeps in each column only the first, lowest, highest and
+//   last point of each run (M4), which draws the same picture: 10,000 values take about 30 KB.
 // - Every text from outside (titles, names, labels, cells) is HTML-escaped; bytes that are not
 //   UTF-8, and control characters, become U+FFFD.
 // - Values beyond ±1e300 count as non-finite. Charts never hold NaN or infinite coordinates.
