@@ -172,6 +172,11 @@ ForecastTrainingData prepare_forecast_training(const CsvTable& table,
         preprocess.target_transform, parts.validation.y, parts.validation.last_targets));
   }
   out.validation = std::move(parts.validation);
+  if (!s.table.time.empty()) {
+    for (int64_t row : out.validation.target_rows) {
+      out.validation_times.push_back(s.table.time[static_cast<std::size_t>(row)]);
+    }
+  }
   return out;
 }
 

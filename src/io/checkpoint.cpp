@@ -236,13 +236,14 @@ void CheckpointCallback::on_batch_end(Sequential& model, int64_t /*batch*/, cons
 }
 
 void CheckpointCallback::on_epoch_end(Sequential& model, int /*epoch*/, const Logs& logs) {
-  if (!options_.every_epoch || interrupted_ || model.fit_position().step != 0) return;
+  if (interrupted_ || model.fit_position().step != 0) return;  // an epoch cut short
   auto loss = logs.find("loss");
   if (loss == logs.end() || !std::isfinite(loss->second)) return;
   for (const auto& name : history_.names) {
     auto it = logs.find(name);
     history_.values[name].push_back(it == logs.end() ? NAN : it->second);
   }
+  if (!options_.every_epoch) return;
   make_directory(options_.directory);
   auto value = logs.find(options_.monitor);
   if (value != logs.end() && std::isfinite(value->second)) {

@@ -14,6 +14,7 @@
 #include "nnkit/data/csv.h"
 #include "nnkit/data/forecast.h"
 #include "nnkit/data/npy.h"
+#include "nnkit/io/atomic_file.h"
 #include "nnkit/io/model_file.h"
 #include "scratch_dir.h"
 
@@ -215,6 +216,43 @@ TEST_F(CsvCli, BadInputIsAUsageErrorAndWritesNothing) {
                  "--out", path("forecast.csv")});
   expect_usage_error(r, "not trained on a CSV");
   EXPECT_FALSE(fs::exists(path("forecast.csv")));
+}
+
+}  // namespace
+}  // namespace nnkit
+
+namespace nnkit {
+namespace {
+
+// The report of a CSV run: the loss curves of every epoch with the best one marked, the
+// validation metrics, and one forecast chart per target with a point per validation sample,
+// labelled by the time column.
+TEST_F(CsvCli, ReportShowsTheCurvesAndTheValidationForecasts) {
+  CliRun r = train({"--val-split", "0.2", "--epochs", "7", "--early-stopping", "100", "--report",
+                    path("report.html")});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  const std::string page = read_file(path("report.html"));
+  auto count = [&](const std::string& needle) {
+    int n = 0;
+    for (auto at = page.find(needle); at != std::string::npos; at = page.find(needle, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("<svg class=\"loss-chart\""), 1);
+  EXPECT_EQ(count("data-name=\"loss\" data-points=\"7\""), 1) << page;
+  EXPECT_EQ(count("data-name=\"val_loss\" data-points=\"7\""), 1);
+  EXPECT_EQ(count("class=\"best-epoch\""), 1);
+  EXPECT_EQ(count("<svg class=\"forecast-chart\" data-target=\"b\""), 1);
+  // 60 rows, 20% validation: the targets of rows 48..59, 12 forecasts.
+  EXPECT_EQ(count("data-name=\"actual\" data-points=\"12\""), 1) << page;
+  EXPECT_EQ(count("data-name=\"predicted\" data-points=\"12\""), 1);
+  EXPECT_EQ(count("data-name=\"naive\" data-points=\"12\""), 1);
+  EXPECT_EQ(count("2026-01-48"), 1) << "the first validation target's time labels the axis";
+  EXPECT_EQ(count("<script"), 0);
+}
+
+TEST_F(CsvCli, ReportInAMissingDirectoryFailsBeforeTraining) {
+  expect_usage_error(train({"--report", path("no/report.html")}), "no/report.html");
+  EXPECT_FALSE(fs::exists(path("m.safetensors")));
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "nlohmann/json.hpp"
 #include "nnkit/data/csv.h"
 #include "nnkit/data/forecast.h"
+#include "nnkit/io/html_report.h"
 #include "nnkit/model.h"
 
 namespace nnkit::cli {
@@ -79,6 +80,15 @@ ForecastPreprocess preprocess_of_model(const std::string& path,
 // units, one line each.
 std::string describe_forecast_errors(const ForecastPreprocess& preprocess, const Tensor& forecasts,
                                      const Tensor& naive, const Tensor& actual);
+
+// The --report page of a training run: `facts`, the history's curves with the best epoch and,
+// for a CSV run with a validation part, its forecasts against the actual values beside the
+// naive forecast's, per target, with a table of their errors.
+TrainingReport training_report(const std::string& title,
+                               std::vector<std::pair<std::string, std::string>> facts,
+                               const History& history, std::optional<int> best_epoch,
+                               const ForecastPreprocess* preprocess,
+                               const ForecastTrainingData* series, const Tensor* forecasts);
 
 struct Data {
   Tensor x, y;  // y stays empty without targets

@@ -234,6 +234,56 @@ std::string describe_forecast_errors(const ForecastPreprocess& preprocess, const
   return out;
 }
 
+TrainingReport training_report(const std::string& title,
+                               std::vector<std::pair<std::string, std::string>> facts,
+                               const History& history, std::optional<int> best_epoch,
+                               const ForecastPreprocess* preprocess,
+                               const ForecastTrainingData* series, const Tensor* forecasts) {
+  TrainingReport report;
+  report.title = title;
+  report.facts = std::move(facts);
+  for (const std::string& name : history.names) {
+    report.curves.push_back({name, history[name]});
+  }
+  if (best_epoch && *best_epoch >= 0 && *best_epoch < history.epochs())
+    report.best_epoch = best_epoch;
+  if (preprocess == nullptr || series == nullptr || forecasts == nullptr ||
+      series->validation.samples() == 0) {
+    return report;
+  }
+  const Windows& val = series->validation;
+  const std::vector<ForecastErrors> model = forecast_errors(*forecasts, val.y);
+  const std::vector<ForecastErrors> naive = forecast_errors(val.last_targets, val.y);
+  report.metrics_table.push_back(
+      {"target", "RMSE", "MAE", "MAPE", "naive RMSE", "naive MAE", "naive MAPE", "forecasts"});
+  const int64_t n = val.samples(), targets = val.y.dim(1);
+  for (int64_t j = 0; j < targets; ++j) {
+    const auto& m = model[static_cast<std::size_t>(j)];
+    const auto& l = naive[static_cast<std::size_t>(j)];
+    report.metrics_table.push_back({preprocess->targets[static_cast<std::size_t>(j)],
+                                    fmt::format("{:.4g}", m.rmse), fmt::format("{:.4g}", m.mae),
+                                    fmt::format("{:.3g}%", m.mape), fmt::format("{:.4g}", l.rmse),
+                                    fmt::format("{:.4g}", l.mae), fmt::format("{:.3g}%", l.mape),
+                                    std::to_string(m.count)});
+    ReportForecast f;
+    f.target = preprocess->targets[static_cast<std::size_t>(j)];
+    if (!series->validation_times.empty()) {
+      f.x_name = preprocess->time_column.value_or("time");
+      f.labels = series->validation_times;
+    } else {
+      f.x_name = "row";
+      for (int64_t row : val.target_rows) f.labels.push_back(std::to_string(row));
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      f.actual.push_back(val.y[i * targets + j]);
+      f.predicted.push_back((*forecasts)[i * targets + j]);
+      f.naive.push_back(val.last_targets[i * targets + j]);
+    }
+    report.forecasts.push_back(std::move(f));
+  }
+  return report;
+}
+
 Data read_data(const DataArgs& args) {
   Data data;
   if (args.idx.empty()) {

@@ -2,6 +2,7 @@
 // a day of six vital signs with an LSTM of 128 units (the reference configuration), from the
 // CSV to the model file to forecasts. `--xor`: the design notes' classic backpropagation
 // learning XOR, then the same task with Sequential.
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -103,12 +104,13 @@ void run_health_demo(const DemoArgs& args) {
   std::cout << model.summary() << "\n";
   auto early_stopping = std::make_shared<EarlyStopping>(
       EarlyStoppingOptions{.monitor = "val_loss", .patience = 8, .restore_best_weights = true});
-  model.fit(data.x_train, data.y_train,
-            {.epochs = args.epochs,
-             .batch_size = 32,
-             .validation_data = std::make_pair(data.x_val, data.y_val),
-             .callbacks = {early_stopping},
-             .verbose = 1});
+  const auto started = std::chrono::steady_clock::now();
+  const History history = model.fit(data.x_train, data.y_train,
+                                    {.epochs = args.epochs,
+                                     .batch_size = 32,
+                                     .validation_data = std::make_pair(data.x_val, data.y_val),
+                                     .callbacks = {early_stopping},
+                                     .verbose = 1});
   if (early_stopping->best_epoch() >= 0) {
     std::cout << fmt::format("kept the weights of epoch {} (val_loss {:.6g})\n",
                              early_stopping->best_epoch() + 1, early_stopping->best_value());
@@ -120,10 +122,31 @@ void run_health_demo(const DemoArgs& args) {
   std::cout << "\nValidation forecasts, original units (bpm):\n"
             << describe_forecast_errors(preprocess, forecasts, data.validation.last_targets,
                                         data.validation.y);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const std::string report_path = (fs::path(args.out) / "report.html").string();
+  std::optional<int> best;
+  if (early_stopping->best_epoch() >= 0) best = early_stopping->best_epoch();
+  write_html_report(
+      report_path,
+      training_report(
+          "nnkit demo: heart rate an hour ahead",
+          {{"data", fmt::format("{} ({} hourly rows; synthetic vital signs, data/README.md)", csv,
+                                table.rows())},
+           {"forecast", fmt::format("heart_rate one hour ahead from the last {} hours of {}",
+                                    preprocess.window, fmt::join(preprocess.features, ", "))},
+           {"model", "LSTM(128) -> Dense(1), Adam 1e-3, batch 32, early stopping (patience 8)"},
+           {"samples", fmt::format("{} training, {} validation (the last 20% of the hours)",
+                                   data.x_train.dim(0), data.x_val.dim(0))},
+           {"epochs", std::to_string(history.epochs())},
+           {"training time", fmt::format("{:.1f} s", seconds)},
+           {"model file", model_path}},
+          history, best, &preprocess, &data, &forecasts));
   std::cout << fmt::format(
-      "\nSaved {}. Forecasts for every hour of the file (the last one is the next hour):\n"
+      "\nSaved {} and the report {}. Forecasts for every hour of the file (the last one is the "
+      "next hour):\n"
       "  build/nnkit predict --model {} --csv {} --out {}\n",
-      model_path, model_path, csv, (fs::path(args.out) / "forecast.csv").string());
+      model_path, report_path, model_path, csv, (fs::path(args.out) / "forecast.csv").string());
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // files.
 #include <signal.h>
 
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -26,7 +27,7 @@ namespace nnkit::cli {
 namespace {
 
 struct TrainArgs {
-  std::string spec, model, out, optimizer, log, checkpoint, resume;
+  std::string spec, model, out, optimizer, log, report, checkpoint, resume;
   DataArgs data;
   std::optional<double> lr;
   std::optional<uint64_t> seed;
@@ -52,6 +53,7 @@ nlohmann::json args_to_json(const TrainArgs& a) {
       {"model", absolute(a.model)},
       {"out", absolute(a.out)},
       {"log", absolute(a.log)},
+      {"report", absolute(a.report)},
       {"optimizer", a.optimizer},
       {"x", absolute(a.data.x)},
       {"y", absolute(a.data.y)},
@@ -83,6 +85,7 @@ TrainArgs args_from_json(const nlohmann::json& j) {
   j.at("model").get_to(a.model);
   j.at("out").get_to(a.out);
   j.at("log").get_to(a.log);
+  j.at("report").get_to(a.report);
   j.at("optimizer").get_to(a.optimizer);
   j.at("x").get_to(a.data.x);
   j.at("y").get_to(a.data.y);
@@ -204,6 +207,8 @@ void run_train(TrainArgs args) {
   }
   check_output_path("--out", args.out);
   if (!args.log.empty()) check_output_path("--log", args.log);
+  if (!args.report.empty()) check_output_path("--report", args.report);
+  const auto started = std::chrono::steady_clock::now();
   // Where checkpoints go: --checkpoint DIR, or beside --out for a Ctrl-C alone.
   const bool every_epoch = !args.checkpoint.empty();
   const std::string checkpoint_dir =
@@ -377,12 +382,49 @@ void run_train(TrainArgs args) {
         early_stopping->best_epoch() + 1, monitor, early_stopping->best_value());
   }
   save_model(args.out, model, extra);
-  if (series && series->validation.samples() > 0 && !args.quiet) {
-    const Tensor forecasts =
+  std::optional<Tensor> forecasts;
+  if (series && series->validation.samples() > 0) {
+    forecasts =
         forecast_levels(*preprocess, model.predict(series->x_val), series->validation.last_targets);
+  }
+  if (forecasts && !args.quiet) {
     std::cout << "validation, original units:\n"
-              << describe_forecast_errors(*preprocess, forecasts, series->validation.last_targets,
+              << describe_forecast_errors(*preprocess, *forecasts, series->validation.last_targets,
                                           series->validation.y);
+  }
+  if (!args.report.empty()) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::vector<std::string> layers;
+    int64_t parameters = 0;
+    for (std::size_t i = 0; i < model.size(); ++i) {
+      layers.push_back(model.layer(i).type());
+      parameters += model.layer(i).param_count();
+    }
+    std::vector<std::pair<std::string, std::string>> facts = {
+        {"model file", args.out},
+        {"layers", fmt::format("{} ({} parameters)", fmt::join(layers, ", "), parameters)},
+        {"data", !args.data.csv.empty() ? args.data.csv
+                                        : (!args.data.x.empty() ? args.data.x : args.data.idx)},
+        {"training samples", std::to_string(x.dim(0))},
+        {"epochs", fmt::format("{} of {} (batch size {})", checkpoints->history().epochs(),
+                               args.epochs, args.batch_size)},
+        {"optimizer", model.optimizer()->config().dump()},
+        {"time", fmt::format("{:.1f} s{}", seconds, resumed ? " (since the resume)" : "")}};
+    if (preprocess) {
+      facts.insert(
+          facts.begin() + 3,
+          {"forecast", fmt::format("{} from a window of {} rows of {}, {} row(s) ahead",
+                                   fmt::join(preprocess->targets, ", "), preprocess->window,
+                                   fmt::join(preprocess->features, ", "), preprocess->horizon)});
+    }
+    std::optional<int> best;
+    if (early_stopping && early_stopping->best_epoch() >= 0) best = early_stopping->best_epoch();
+    write_html_report(
+        args.report,
+        training_report(fmt::format("nnkit train: {}", args.out), std::move(facts),
+                        checkpoints->history(), best, preprocess ? &*preprocess : nullptr,
+                        series ? &*series : nullptr, forecasts ? &*forecasts : nullptr));
   }
   if (!log_tmp.empty()) std::filesystem::rename(log_tmp, args.log);
   if (!args.quiet) std::cout << fmt::format("saved {}\n", args.out);
@@ -425,6 +467,9 @@ void add_train_command(CLI::App& app) {
                   "Stop after PATIENCE epochs without improvement and keep the best weights")
       ->check(non_negative());
   cmd->add_option("--log", args->log, "Write one CSV row of loss and metrics per epoch");
+  cmd->add_option("--report", args->report,
+                  "Write an HTML page (self-contained, no network) with the loss curves and, for "
+                  "a CSV, the validation forecasts against the actual values");
   cmd->add_option("--checkpoint", args->checkpoint,
                   "Directory for checkpoints: last.safetensors after every epoch (to --resume "
                   "from), best.safetensors (a model file of the best epoch)");

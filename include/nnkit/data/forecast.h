@@ -52,6 +52,8 @@ struct ForecastTrainingData {
   Tensor x_val, y_val;      // the same for the validation samples; empty without a split
   ChronologicalSplit split;
   Windows validation;  // the validation samples in original units (y: levels; last values)
+  // The time column's cell of each validation sample's target row; empty without a time column.
+  std::vector<std::string> validation_times;
 };
 
 // Applies the missing policy to a copy of the table's feature and target columns, windows
