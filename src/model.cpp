@@ -304,6 +304,31 @@ double Sequential::train_on_batch(const Tensor& x, const Tensor& y, Tensor* pred
   return loss;
 }
 
+namespace {
+
+// Calls adapt() on each layer that wants it with the training inputs x as they reach that
+// layer: the layers before it run on x in inference mode, in batches, once per such layer.
+void adapt_layers(std::vector<std::unique_ptr<Layer>>& layers, const Tensor& x, Rng& rng) {
+  constexpr int64_t kBatch = 256;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    if (!layers[i]->wants_adapt()) continue;
+    Tensor inputs;
+    for (int64_t begin = 0; begin < x.dim(0); begin += kBatch) {
+      Tensor h = x.slice_rows(begin, std::min(x.dim(0), begin + kBatch));
+      for (std::size_t j = 0; j < i; ++j) h = layers[j]->forward(h, Mode::Infer);
+      if (inputs.empty()) {
+        Shape s = h.shape();
+        s[0] = x.dim(0);
+        inputs = Tensor::uninitialized(s);
+      }
+      std::copy(h.begin(), h.end(), inputs.data() + begin * (h.size() / h.dim(0)));
+    }
+    layers[i]->adapt(inputs, rng);
+  }
+}
+
+}  // namespace
+
 History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& options) {
   check_compiled("fit");
   if (!built_ && x.rank() >= 1) build(Shape(x.shape().begin() + 1, x.shape().end()));
@@ -355,6 +380,9 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
           start.epoch, start.step, steps, batch_size));
     }
   }
+
+  // Data-dependent initialisation (Layer::adapt), before anything is saved or trained.
+  if (!options.resume) adapt_layers(layers_, *tx, rng_);
 
   std::vector<std::shared_ptr<Callback>> callbacks;
   if (options.verbose > 0) {

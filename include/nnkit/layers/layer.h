@@ -63,6 +63,14 @@ class Layer {
   // default passes it on while the output keeps the input's steps and drops it otherwise.
   virtual Tensor propagate_mask(const Tensor& x, Tensor mask);
 
+  // Data-dependent initialisation, Keras's adapt() of preprocessing layers (the RBF layer's
+  // k-means centres). Sequential::fit calls adapt() once before the first epoch of a fresh run
+  // (never on resume) for each layer whose wants_adapt() is true, with the training inputs as
+  // they reach the layer ([samples, ...input], the earlier layers run in inference mode) and the
+  // model's generator. The layer must be built.
+  virtual bool wants_adapt() const { return false; }
+  virtual void adapt(const Tensor& /*inputs*/, Rng& /*rng*/) {}
+
   // Sequential clears this on its first layer, whose input gradient nobody reads; a layer
   // may then skip computing dx and return an empty tensor from backward().
   void set_input_gradient_needed(bool needed) { input_gradient_needed_ = needed; }
