@@ -16,6 +16,7 @@
 #include "nnkit/layers/maxout.h"
 #include "nnkit/layers/pooling2d.h"
 #include "nnkit/layers/prelu.h"
+#include "nnkit/layers/rbf.h"
 #include "nnkit/layers/recurrent.h"
 #include "nnkit/layers/registry.h"
 #include "nnkit/layers/reshape.h"

@@ -35,6 +35,7 @@ const std::pair<const char*, Factory> kFactories[] = {
     {"MaxPooling2D", &MaxPooling2D::from_config},
     {"Maxout", &Maxout::from_config},
     {"PReLU", &PReLU::from_config},
+    {"RBF", &RBF::from_config},
     {"ReLU", &ActivationLayer::from_config},
     {"Reshape", &Reshape::from_config},
     {"SimpleRNN", &SimpleRNN::from_config},

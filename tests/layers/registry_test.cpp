@@ -120,7 +120,7 @@ TEST(MakeLayer, BuildsEachTypeItNames) {
   for (const std::string& type : layer_types()) {
     json spec = {{"type", type}};
     const bool recurrent = type == "GRU" || type == "SimpleRNN" || type == "LSTM";
-    if (type == "Dense" || type == "Maxout" || recurrent) spec["units"] = 2;
+    if (type == "Dense" || type == "Maxout" || type == "RBF" || recurrent) spec["units"] = 2;
     if (type == "Bidirectional") spec["layer"] = {{"type", "LSTM"}, {"units", 2}};
     const bool sequences = recurrent || type == "Bidirectional";
     if (type == "Dropout" || type == "SpatialDropout2D") spec["rate"] = 0.5;
