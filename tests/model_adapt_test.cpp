@@ -44,7 +44,7 @@ struct Fixture {
     model.add(Dropout({.rate = 0.5f}));
     auto rec = std::make_unique<Recorder>();
     recorder = rec.get();
-    model.add(std::move(rec));
+    model.add(std::unique_ptr<Layer>(std::move(rec)));
     model.add(Dense({.units = 1}));
     model.build({2});
     auto w = model.get_weights();
@@ -106,9 +106,13 @@ TEST(SequentialAdapt, KMeansPutsRbfCentresOnTheClusters) {
     const bool kmeans = std::string(init) == "kmeans";
     for (int j = 0; j < 2; ++j) {
       EXPECT_EQ(std::fabs(c[j * 2]) > 2.8f, kmeans) << init << " " << c[j * 2];
-      if (kmeans) EXPECT_NEAR(c[j * 2 + 1], 0.0f, 0.05f);
+      if (kmeans) {
+        EXPECT_NEAR(c[j * 2 + 1], 0.0f, 0.05f);
+      }
     }
-    if (kmeans) EXPECT_LT(c[0] * c[2], 0.0f);  // one on each cluster
+    if (kmeans) {
+      EXPECT_LT(c[0] * c[2], 0.0f);  // one on each cluster
+    }
   }
 }
 

@@ -123,7 +123,7 @@ TEST(KMeans, SquaredDistancesMatchTheDirectSum) {
   const float c[] = {0, 0, 0, 1, 2, 3, 2, -1, 1};
   float out[6];
   squared_distances(x, 2, c, 3, 3, out);
-  const float want[] = {14, 0, 10, 17, 29, 18};
+  const float want[] = {14, 0, 14, 17, 9, 19};  // e.g. (1, 2, 3) − (2, −1, 1) = (−1, 3, 2): 14
   for (int i = 0; i < 6; ++i) EXPECT_NEAR(out[i], want[i], 1e-5) << i;
 }
 
