@@ -157,8 +157,8 @@ GanExperimentReport run_gan_mixture(const GanExperimentOptions& options, std::os
   d.add(Dense({.units = kWidth, .activation = "leaky_relu", .alpha = 0.2f}))
       .add(Dense({.units = kWidth, .activation = "leaky_relu", .alpha = 0.2f}))
       .add(Dense({.units = 1}));
-  compile_for_gan(g, 1e-3f);
-  compile_for_gan(d, 1e-3f);
+  compile_for_gan(g, 5e-4f);
+  compile_for_gan(d, 5e-4f);
   Gan gan(std::move(g), std::move(d), options.seed + 3);
 
   out << fmt::format(
