@@ -30,6 +30,7 @@ void add_summary_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_hopfield_command(CLI::App& app);
+void add_gan_command(CLI::App& app);
 
 // Checks for numeric flags, with messages a user reads at once ("--lr: must be > 0, got -1").
 CLI::Validator positive();

@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   nnkit::cli::add_demo_command(app);
   nnkit::cli::add_bench_command(app);
   nnkit::cli::add_hopfield_command(app);
+  nnkit::cli::add_gan_command(app);
   try {
     check_names(app, argc, argv);
     app.parse(argc, argv);
