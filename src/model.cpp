@@ -579,18 +579,19 @@ nlohmann::json Sequential::spec() const {
   if (optimizer_) s["optimizer"] = optimizer_->config();
   if (!metric_names_.empty()) s["metrics"] = metric_names_;
   s["seed"] = options_.seed;
+  if (options_.target_is_input) s["target"] = "input";
   return s;
 }
 
 Sequential Sequential::from_spec(const nlohmann::json& spec) {
   if (!spec.is_object()) throw ValueError("model spec: expected a JSON object");
-  static const char* const kKeys[] = {"input_shape", "layers",  "loss",
-                                      "optimizer",   "metrics", "seed"};
+  static const char* const kKeys[] = {"input_shape", "layers", "loss",  "optimizer",
+                                      "metrics",     "seed",   "target"};
   for (const auto& [key, value] : spec.items()) {
     if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
       throw ValueError(
           fmt::format("model spec: unknown key '{}'; expected input_shape, layers, loss, "
-                      "optimizer, metrics, seed",
+                      "optimizer, metrics, seed, target",
                       key));
     }
   }
@@ -601,6 +602,18 @@ Sequential Sequential::from_spec(const nlohmann::json& spec) {
   } catch (const nlohmann::json::exception&) {
     throw ValueError(
         "model spec: 'seed' must be a non-negative integer and 'input_shape' a list of integers");
+  }
+  // A key of its own rather than an argument of the loss: it says where the targets come from,
+  // not how the loss is computed, so every loss takes it alike, and "loss": "mse" stays a name.
+  if (spec.contains("target")) {
+    const nlohmann::json& target = spec.at("target");
+    if (!target.is_string() || target.get<std::string>() != "input") {
+      throw ValueError(fmt::format(
+          "model spec: 'target' must be \"input\" (an autoencoder, whose loss compares the "
+          "output with the input), got {}",
+          target.dump()));
+    }
+    options.target_is_input = true;
   }
   for (int64_t d : options.input_shape) {
     if (d <= 0)

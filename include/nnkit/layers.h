@@ -5,6 +5,7 @@
 #include "nnkit/layers/batch_normalization.h"
 #include "nnkit/layers/bidirectional.h"
 #include "nnkit/layers/conv2d.h"
+#include "nnkit/layers/conv2d_transpose.h"
 #include "nnkit/layers/dense.h"
 #include "nnkit/layers/dropout.h"
 #include "nnkit/layers/flatten.h"
@@ -22,4 +23,5 @@
 #include "nnkit/layers/reshape.h"
 #include "nnkit/layers/simple_rnn.h"
 #include "nnkit/layers/spatial_dropout2d.h"
+#include "nnkit/layers/up_sampling2d.h"
 #include "nnkit/layers/zero_padding2d.h"

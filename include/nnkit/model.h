@@ -32,6 +32,10 @@ namespace nnkit {
 struct SequentialOptions {
   Shape input_shape = {};  // without the batch dimension; may be left empty until build/fit
   uint64_t seed = 42;      // initial weights, shuffling and dropout all draw from it
+  // An autoencoder's: the loss compares the output with the input itself, so training and
+  // evaluation need no separate targets (the spec's "target": "input"). The model does not act
+  // on it: fit() and evaluate() still take y, which callers such as the CLI set to x.
+  bool target_is_input = false;
 };
 
 // Where a fit() run stands: `step` batches of epoch `epoch` (0-based) done, with the epoch's
@@ -86,9 +90,10 @@ class Sequential {
   ~Sequential();
 
   // A model from a spec: {"input_shape": [...], "layers": [...], "loss": ..., "optimizer":
-  // ..., "metrics": [...], "seed": n}. Builds it when input_shape is given and compiles it
-  // when loss is given (optimizer defaults to "adam"). Throws ValueError/ShapeError naming
-  // the layer index and type.
+  // ..., "metrics": [...], "seed": n, "target": "input"}; "target", when present, must be
+  // "input" (SequentialOptions::target_is_input). Builds it when input_shape is given and compiles
+  // it when loss is given (optimizer defaults to "adam"). Throws ValueError/ShapeError naming the
+  // layer index and type.
   static Sequential from_spec(const nlohmann::json& spec);
   // The spec of this model (compile settings included once compiled).
   nlohmann::json spec() const;
@@ -158,6 +163,7 @@ class Sequential {
   const Shape& input_shape() const { return options_.input_shape; }
   Shape output_shape() const;
   uint64_t seed() const { return options_.seed; }
+  bool target_is_input() const { return options_.target_is_input; }
 
   // Set by callbacks to end fit() after the current epoch (or batch).
   bool stop_training = false;

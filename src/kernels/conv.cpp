@@ -130,6 +130,8 @@ bool col_is_input(const Conv2dGeometry& g) {
          g.pad_top == 0 && g.pad_left == 0 && g.out_h == g.height && g.out_w == g.width;
 }
 
+}  // namespace
+
 // col[(c·kh + i)·kw + j, oh·out_w + ow] = x[c, oh·sh − pad_top + i·dh, ow·sw − pad_left + j·dw],
 // zero where that falls in the padding. x is one image [channels, height, width].
 void im2col(const Conv2dGeometry& g, const float* __restrict x, float* __restrict col) {
@@ -184,6 +186,8 @@ void col2im(const Conv2dGeometry& g, const float* __restrict col, float* __restr
         }
       }
 }
+
+namespace {
 
 // max(v, 0) as a select, which GCC vectorises (std::max here compiled to a compare and branch
 // per element, mispredicted half the time on a convolution's output); mask, when given, = v > 0.

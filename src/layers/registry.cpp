@@ -22,6 +22,7 @@ const std::pair<const char*, Factory> kFactories[] = {
     {"BatchNormalization", &BatchNormalization::from_config},
     {"Bidirectional", &Bidirectional::from_config},
     {"Conv2D", &Conv2D::from_config},
+    {"Conv2DTranspose", &Conv2DTranspose::from_config},
     {"Dense", &Dense::from_config},
     {"Dropout", &Dropout::from_config},
     {"ELU", &ActivationLayer::from_config},
@@ -41,6 +42,7 @@ const std::pair<const char*, Factory> kFactories[] = {
     {"SimpleRNN", &SimpleRNN::from_config},
     {"Softmax", &ActivationLayer::from_config},
     {"SpatialDropout2D", &SpatialDropout2D::from_config},
+    {"UpSampling2D", &UpSampling2D::from_config},
     {"ZeroPadding2D", &ZeroPadding2D::from_config},
 };
 

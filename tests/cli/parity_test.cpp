@@ -218,7 +218,9 @@ constexpr const char* kExpectedCases[] = {
     "bilstm_last", "bilstm_sequences", "bigru_last", "bigru_sequences", "bilstm_sum",
     "bilstm_stacked", "bisimple_rnn_mul_sequences",
     // Convolutional.
-    "conv_stack", "conv_batchnorm", "conv_strided_dilated", "pooling_same"};
+    "conv_stack", "conv_batchnorm", "conv_strided_dilated", "pooling_same",
+    // Transposed convolutions and upsampling (decoders).
+    "conv_transpose_decoder", "conv_transpose_strides"};
 
 TEST(CliParityFixtures, EveryCaseIsPresentAndComplete) {
   const std::vector<std::string> cases = fixture_cases();

@@ -125,7 +125,9 @@ TEST(MakeLayer, BuildsEachTypeItNames) {
     const bool sequences = recurrent || type == "Bidirectional";
     if (type == "Dropout" || type == "SpatialDropout2D") spec["rate"] = 0.5;
     if (type == "Reshape") spec["target_shape"] = {-1};
-    if (type == "Conv2D") spec.update({{"filters", 2}, {"kernel_size", 3}});
+    if (type == "Conv2D" || type == "Conv2DTranspose") {
+      spec.update({{"filters", 2}, {"kernel_size", 3}});
+    }
     std::unique_ptr<Layer> layer = make_layer(spec);
     ASSERT_NE(layer, nullptr) << type;
     Rng rng(81);
@@ -139,10 +141,15 @@ TEST(MakeLayer, BuildsEachTypeItNames) {
       EXPECT_EQ(layer->build(Shape{1, 4, 4}, rng), (Shape{2, 2, 2}));
       continue;
     }
+    if (type == "Conv2DTranspose") {
+      EXPECT_EQ(layer->build(Shape{1, 4, 4}, rng), (Shape{2, 6, 6}));
+      continue;
+    }
     // Image layers take [C, H, W]; global pooling returns [C], the others images.
     const bool pooling = type == "MaxPooling2D" || type == "AveragePooling2D";
     const bool global = type == "GlobalAveragePooling2D" || type == "GlobalMaxPooling2D";
-    if (pooling || global || type == "ZeroPadding2D" || type == "SpatialDropout2D") {
+    if (pooling || global || type == "ZeroPadding2D" || type == "SpatialDropout2D" ||
+        type == "UpSampling2D") {
       EXPECT_EQ(layer->build(Shape{2, 4, 4}, rng).size(), global ? 1u : 3u) << type;
       continue;
     }
@@ -166,7 +173,7 @@ TEST(MakeLayer, NamesAnUnknownTypeAndTheClosestKnownOne) {
   EXPECT_CONTAINS(message, "unknown layer type 'Dens' (did you mean 'Dense'?)");
   EXPECT_CONTAINS(message,
                   "known types: Activation, AveragePooling2D, BatchNormalization, Bidirectional, "
-                  "Conv2D, Dense");
+                  "Conv2D, Conv2DTranspose, Dense");
   EXPECT_CONTAINS(error_of({{"type", "Transformer"}}), "unknown layer type 'Transformer'; known");
   EXPECT_CONTAINS(error_of({{"units", 3}}), "\"type\"");
   EXPECT_CONTAINS(error_of({{"type", 3}}), "\"type\"");

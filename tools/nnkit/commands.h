@@ -98,5 +98,9 @@ struct Data {
 // indices. Throws FormatError naming the flag and file, and both IDX files when their counts
 // differ.
 Data read_data(const DataArgs& args);
+// For train and evaluate, after read_data(): --x without --y takes the inputs as targets when
+// the model's spec says "target": "input", and otherwise throws ValueError "--x requires --y".
+// Does nothing for --idx (which needs --labels) or --csv, or when --y was given.
+void resolve_targets(const DataArgs& args, const Sequential& model, Data& data);
 
 }  // namespace nnkit::cli

@@ -97,8 +97,9 @@ void add_data_options(CLI::App* cmd, DataArgs& args, bool targets) {
   auto* labels = cmd->add_option("--labels", args.labels,
                                  "Class labels for --idx: IDX, gzip or plain, [N] integers")
                      ->check(CLI::ExistingFile);
-  // Each pair goes together and excludes the other: CLI11 names the offending flags.
-  x->needs(y);
+  // Each pair goes together and excludes the other: CLI11 names the offending flags. --x
+  // without --y is checked by resolve_targets(), once the model is known: an autoencoder's spec
+  // ("target": "input") needs no targets.
   y->needs(x);
   idx->needs(labels);
   labels->needs(idx);
@@ -282,6 +283,16 @@ TrainingReport training_report(const std::string& title,
     report.forecasts.push_back(std::move(f));
   }
   return report;
+}
+
+void resolve_targets(const DataArgs& args, const Sequential& model, Data& data) {
+  if (args.x.empty() || !args.y.empty()) return;
+  if (!model.target_is_input()) {
+    throw ValueError(
+        "--x requires --y: the model's loss compares its output with targets (a spec with "
+        "\"target\": \"input\", an autoencoder, trains on --x alone)");
+  }
+  data.y = data.x;
 }
 
 Data read_data(const DataArgs& args) {

@@ -84,7 +84,9 @@ void add_evaluate_command(CLI::App& app) {
     Sequential model = load_model(args->model);
     if (!model.compiled())
       throw ValueError(fmt::format("--model {}: the model's spec has no loss", args->model));
-    auto [x, y] = read_data(args->data);
+    Data data = read_data(args->data);
+    resolve_targets(args->data, model, data);
+    auto& [x, y] = data;
     // The forward passes alone are timed, without reading the model and the data, and after
     // one untimed batch (oneDNN generates its kernels on first use), so that the figure is
     // the model's inference speed.

@@ -285,6 +285,7 @@ void run_train(TrainArgs args) {
     y = series->y_train;
   } else {
     Data data = read_data(args.data);
+    resolve_targets(args.data, model, data);
     x = std::move(data.x);
     y = std::move(data.y);
   }

@@ -56,6 +56,15 @@ void conv2d_backward_data_reference(const Conv2dGeometry& g, const float* dy, co
 void conv2d_backward_weights_reference(const Conv2dGeometry& g, const float* x, const float* dy,
                                        float* dw, float* dbias);
 
+// The column matrix of one image x [channels, height, width] for the geometry g (batch unused):
+// col[(c·kh + i)·kw + j, oh·out_w + ow] = x[c, oh·sh − pad_top + i·dh, ow·sw − pad_left + j·dw],
+// zero where that falls outside the image. col is [channels·kh·kw, out_h·out_w], overwritten.
+// Only pad_top and pad_left are read: pad_bottom and pad_right follow from out_h and out_w.
+void im2col(const Conv2dGeometry& g, const float* x, float* col);
+// Its adjoint: dx [channels, height, width] = the sum, into each pixel, of the col entries
+// im2col() would copy from it. dx is overwritten.
+void col2im(const Conv2dGeometry& g, const float* col, float* dx);
+
 // gemm: nnkit's im2col + gemm(); dnnl: oneDNN's direct convolution on its blocked layouts, with
 // reorders; dnnl_plain: oneDNN on NCHW as given (it then runs its own im2col + GEMM);
 // automatic: per geometry, dnnl when both channels and filters are at least 16, else gemm
