@@ -159,8 +159,9 @@ Sequential load_checkpoint(const std::string& path, Checkpoint* checkpoint,
     optimizer.build(model.trainable_params());
     std::set<std::string> used;
     for (auto& [name, slot] : optimizer.state()) {
-      auto it = std::find_if(optimizer_state.begin(), optimizer_state.end(),
-                             [&](const auto& t) { return t.first == name; });
+      // By index, not a lambda: clang before 16 cannot capture a structured binding.
+      auto it = optimizer_state.begin();
+      while (it != optimizer_state.end() && it->first != name) ++it;
       if (it == optimizer_state.end()) {
         throw FormatError(
             fmt::format("{}: optimizer tensor '{}{}' is missing", path, kOptimizerPrefix, name));
