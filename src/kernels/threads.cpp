@@ -16,15 +16,18 @@ void set_num_threads(int n) { omp_set_num_threads(n > 0 ? n : omp_get_num_procs(
 
 int num_threads() { return omp_get_max_threads(); }
 
-void set_flush_denormals(bool on) {
+void set_flush_denormals_on_this_thread(bool on) {
 #if defined(__SSE__)
-  auto apply = [on] { _mm_setcsr(on ? (_mm_getcsr() | kBits) : (_mm_getcsr() & ~kBits)); };
-  apply();
-#pragma omp parallel
-  apply();
+  _mm_setcsr(on ? (_mm_getcsr() | kBits) : (_mm_getcsr() & ~kBits));
 #else
   (void)on;
 #endif
+}
+
+void set_flush_denormals(bool on) {
+  set_flush_denormals_on_this_thread(on);
+#pragma omp parallel
+  set_flush_denormals_on_this_thread(on);
 }
 
 bool flush_denormals() {

@@ -40,6 +40,21 @@ TEST(CliBench, JsonHasAResultPerModelWithItsKeys) {
   }
 }
 
+// Each configuration runs in a forked child. Were an OpenMP pool started in the parent before
+// the fork (the CLI once did, turning on flush-to-zero on every pool thread at start), the
+// child's first parallel region would wait forever for pool threads fork did not copy. The
+// reference configuration on 2 threads runs parallel regions (the SGD update) in the child.
+TEST(CliBench, ChildRunsParallelRegionsOnTwoThreads) {
+  CliRun r = run_nnkit({"--threads", "2", "bench", "--json", "--config", "reference",
+                        "--steps-per-round", "2", "--warmup", "1", "--rounds", "1"},
+                       /*timeout_seconds=*/120);
+  ASSERT_EQ(r.status, 0) << r.describe();
+  nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.out;
+  EXPECT_EQ(j.at("threads"), 2);
+  EXPECT_EQ(j.at("results").size(), 2u) << r.out;
+}
+
 TEST(CliBench, StreamingAndOneModel) {
   CliRun r = run_nnkit({"bench", "--json", "--model", "gru", "--config", "stream",
                         "--steps-per-round", "3", "--rounds", "1"});

@@ -39,10 +39,11 @@ std::string CliRun::describe() const {
          "\nstderr: " + err;
 }
 
-CliRun run_nnkit(const std::vector<std::string>& args) {
+CliRun run_nnkit(const std::vector<std::string>& args, int timeout_seconds) {
   ScratchDir scratch;
   CliRun run;
-  run.command = quote(NNKIT_BINARY);
+  if (timeout_seconds > 0) run.command = "timeout -s KILL " + std::to_string(timeout_seconds) + " ";
+  run.command += quote(NNKIT_BINARY);
   // Appended piece by piece: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string&&.
   for (const auto& arg : args) {
     run.command += ' ';

@@ -15,7 +15,9 @@ struct CliRun {
   std::string describe() const;
 };
 
-// Runs NNKIT_BINARY with `args` (each quoted for the shell), stdin from /dev/null.
-CliRun run_nnkit(const std::vector<std::string>& args);
+// Runs NNKIT_BINARY with `args` (each quoted for the shell), stdin from /dev/null. With
+// timeout_seconds > 0 the run is killed after that long (status 137): for commands that could
+// hang.
+CliRun run_nnkit(const std::vector<std::string>& args, int timeout_seconds = 0);
 
 }  // namespace nnkit::testing

@@ -50,7 +50,9 @@ int main(int argc, char** argv) {
       ->check(nnkit::cli::non_negative());
   app.parse_complete_callback([&] {
     nnkit::set_num_threads(threads);
-    nnkit::set_flush_denormals(true);
+    // This thread only: OpenMP's workers, started later by this thread, inherit the flag, and
+    // no pool may exist yet when `bench` forks its children.
+    nnkit::set_flush_denormals_on_this_thread(true);
   });
   nnkit::cli::add_train_command(app);
   nnkit::cli::add_predict_command(app);

@@ -16,6 +16,12 @@ int num_threads();
 // activations drift into that range (a CNN's epochs slowed from 11 to 18 s). The CLI turns it
 // on for the process; Sequential::fit for its duration (FlushDenormalsScope).
 void set_flush_denormals(bool on);
+// The same on the calling thread alone, with no parallel region. Threads it starts later inherit
+// the flag (Linux copies a thread's floating-point control state to the threads it creates), so
+// at a program's start, before OpenMP's pool exists, this covers the pool too; and it leaves no
+// pool behind, which a process that forks afterwards needs (`nnkit bench`: a forked child's
+// OpenMP would wait forever for pool threads that were not copied).
+void set_flush_denormals_on_this_thread(bool on);
 // Whether the calling thread flushes denormals.
 bool flush_denormals();
 
