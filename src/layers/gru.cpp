@@ -10,6 +10,7 @@
 #include "nnkit/kernels/elementwise.h"
 #include "nnkit/kernels/gemm.h"
 #include "nnkit/kernels/gemv.h"
+#include "row_parts.h"
 #include "sequence_layout.h"
 #include "spec_reader.h"
 
@@ -23,6 +24,10 @@ bool use_gemv(int64_t batch) { return batch == 1 && gemv_is_vectorized(); }
 
 // Below this many elements of a step a parallel region costs more than it saves.
 constexpr int64_t kParallelThreshold = 1 << 15;
+// From this many multiply-adds in a step's recurrent product (batch · 3H · H) the time loop runs
+// once per thread on the thread's own rows of the batch (row_parts.h); below it on the caller.
+// As LSTM's: at 128 units from batch 11.
+constexpr int64_t kThreadedStepMacs = 1 << 19;
 
 // body(b) for every row b of a step, over OpenMP threads only when `parallel`. The test is made
 // here rather than in an if clause: a region whose if clause is false still costs about 0.3 µs
@@ -44,14 +49,16 @@ struct GateActivations {
   float gate_alpha;
 };
 
-// One step forward. gin, grec: [batch, 3·units], r, z, n interleaved per row: the input
-// projection W_ih·x + b_ih and the recurrent one W_hh·h + b_hh. Writes the pre-activations to
-// pre and the gates to gates, both planar [3, batch, units] (pre may be gates: then the
-// activations run in place), and h' [batch, units].
-void step_forward(const GateActivations& f, int64_t batch, int64_t units, const float* gin,
-                  const float* grec, const float* h, float* pre, float* gates, float* h_next) {
-  const int64_t plane = batch * units, width = 3 * units;
-  const bool parallel = batch * width > kParallelThreshold;
+// One step forward over `batch` rows. gin, grec: [batch, 3·units], r, z, n interleaved per row:
+// the input projection W_ih·x + b_ih and the recurrent one W_hh·h + b_hh. Writes the
+// pre-activations to pre and the gates to gates, both planar [3, ·, units] with planes `plane`
+// floats apart (pre may be gates: then the activations run in place), and h' [batch, units].
+// parallel: split the rows over OpenMP threads when they are many enough to pay.
+void step_forward(const GateActivations& f, int64_t batch, int64_t units, int64_t plane,
+                  const float* gin, const float* grec, const float* h, float* pre, float* gates,
+                  float* h_next, bool parallel) {
+  const int64_t width = 3 * units;
+  parallel = parallel && batch * width > kParallelThreshold;
   float* pre_r = pre;
   float* pre_z = pre + plane;
   float* pre_n = pre + 2 * plane;
@@ -70,7 +77,12 @@ void step_forward(const GateActivations& f, int64_t batch, int64_t units, const 
       pz[j] = gi[units + j] + gr[units + j];
     }
   });
-  activation_forward(f.gate, f.gate_alpha, 1, 2 * plane, pre_r, gates);
+  if (plane == batch * units) {
+    activation_forward(f.gate, f.gate_alpha, 1, 2 * plane, pre_r, gates);  // r and z at once
+  } else {
+    activation_forward(f.gate, f.gate_alpha, 1, batch * units, pre_r, gates);
+    activation_forward(f.gate, f.gate_alpha, 1, batch * units, pre_z, gates + plane);
+  }
   // n: the reset gate scales the recurrent projection only, bias included (reset_after).
   for_each_row(batch, parallel, [&](int64_t b) {
     const float* gi = gin + b * width + 2 * units;
@@ -80,7 +92,7 @@ void step_forward(const GateActivations& f, int64_t batch, int64_t units, const 
 #pragma omp simd
     for (int64_t j = 0; j < units; ++j) pn[j] = gi[j] + rb[j] * gr[j];
   });
-  activation_forward(f.candidate, f.candidate_alpha, 1, plane, pre_n, gates + 2 * plane);
+  activation_forward(f.candidate, f.candidate_alpha, 1, batch * units, pre_n, gates + 2 * plane);
   // h' = (1 − z) ⊙ n + z ⊙ h, written n + z ⊙ (h − n).
   for_each_row(batch, parallel, [&](int64_t b) {
     const int64_t p = b * units;
@@ -91,14 +103,16 @@ void step_forward(const GateActivations& f, int64_t batch, int64_t units, const 
 
 // One step backward, the reverse of step_forward(). dh [batch, units]: the gradient with
 // respect to h'. pre: the planar pre-activations, or nullptr when no activation's derivative
-// reads them. dgates: planar [3, batch, units] scratch. Writes the pre-activation gradients of
-// the input side to dgin and of the recurrent side to dgrec (interleaved [batch, 3·units]; they
-// differ in the n block by the factor r), and dh ⊙ z, the direct path to h, to dh_prev.
-void step_backward(const GateActivations& f, int64_t batch, int64_t units, const float* grec,
-                   const float* h, const float* pre, const float* gates, const float* dh,
-                   float* dgates, float* dgin, float* dgrec, float* dh_prev) {
-  const int64_t plane = batch * units, width = 3 * units;
-  const bool parallel = batch * width > kParallelThreshold;
+// reads them. dgates: planar scratch. pre, gates and dgates have planes `plane` floats apart.
+// Writes the pre-activation gradients of the input side to dgin and of the recurrent side to
+// dgrec (interleaved [batch, 3·units]; they differ in the n block by the factor r), and dh ⊙ z,
+// the direct path to h, to dh_prev.
+void step_backward(const GateActivations& f, int64_t batch, int64_t units, int64_t plane,
+                   const float* grec, const float* h, const float* pre, const float* gates,
+                   const float* dh, float* dgates, float* dgin, float* dgrec, float* dh_prev,
+                   bool parallel) {
+  const int64_t width = 3 * units;
+  parallel = parallel && batch * width > kParallelThreshold;
   const float* r = gates;
   const float* z = gates + plane;
   const float* n = gates + 2 * plane;
@@ -115,7 +129,8 @@ void step_backward(const GateActivations& f, int64_t batch, int64_t units, const
       dh_prev[j] = dh[j] * z[j];
     }
   });
-  activation_backward(f.candidate, f.candidate_alpha, 1, plane,
+  const int64_t count = batch * units;  // one plane's elements of these rows
+  activation_backward(f.candidate, f.candidate_alpha, 1, count,
                       pre != nullptr ? pre + 2 * plane : nullptr, n, dn, dn);
   // dr = da_n ⊙ (W_hn·h + b_hn).
   for_each_row(batch, parallel, [&](int64_t b) {
@@ -125,7 +140,13 @@ void step_backward(const GateActivations& f, int64_t batch, int64_t units, const
 #pragma omp simd
     for (int64_t j = 0; j < units; ++j) drb[j] = dnb[j] * gr[j];
   });
-  activation_backward(f.gate, f.gate_alpha, 1, 2 * plane, pre, gates, dr, dr);
+  if (plane == count) {
+    activation_backward(f.gate, f.gate_alpha, 1, 2 * plane, pre, gates, dr, dr);  // r and z
+  } else {
+    activation_backward(f.gate, f.gate_alpha, 1, count, pre, r, dr, dr);
+    activation_backward(f.gate, f.gate_alpha, 1, count, pre != nullptr ? pre + plane : nullptr, z,
+                        dz, dz);
+  }
   for_each_row(batch, parallel, [&](int64_t b) {
     const int64_t p = b * units;
     float* gi = dgin + b * width;
@@ -236,33 +257,43 @@ Tensor GRU::forward_sequence(const Tensor& x, const std::vector<Tensor>& initial
   const float* h0 = initial[0].data();
   std::copy_n(h0, plane, h_.data());  // h_{−1}
   zero_start_ = std::all_of(h0, h0 + plane, [](float v) { return v == 0.0f; });
-  for (int64_t s = 0; s < steps; ++s) {
-    const float* h = h_.data() + s * plane;
-    float* h_next = h_.data() + (s + 1) * plane;
-    float* grec = grec_.data() + s * batch * width;
-    // grec = h·W_hhᵀ + b_hh, kept apart from gin: backward needs W_hn·h + b_hn alone. The bias
-    // goes into the rows first and the one GEMM adds the product (a zero h_{−1} adds nothing).
-    const bool recurrent = s > 0 || !zero_start_;
-    if (options_.use_bias) {
-      for (int64_t b = 0; b < batch; ++b) {
-        std::copy_n(bias_hh_.value.data(), width, grec + b * width);
+  // Each thread its own rows [n0, n1) through every step (row_parts.h); on one share the
+  // element-wise passes may still split over threads.
+  const int parts = detail::row_parts(batch, batch * width * units, kThreadedStepMacs);
+  detail::for_each_row_part(batch, parts, [&](int64_t n0, int64_t n1) {
+    const int64_t rows = n1 - n0;
+    for (int64_t s = 0; s < steps; ++s) {
+      const int64_t row = s * batch + n0;  // the first row's index in the [T, N, ...] buffers
+      const float* h = h_.data() + row * units;
+      float* h_next = h_.data() + (row + batch) * units;
+      float* grec = grec_.data() + row * width;
+      // grec = h·W_hhᵀ + b_hh, kept apart from gin: backward needs W_hn·h + b_hn alone. The
+      // bias goes into the rows first and the one GEMM adds the product (a zero h_{−1} adds
+      // nothing).
+      const bool recurrent = s > 0 || !zero_start_;
+      if (options_.use_bias) {
+        for (int64_t b = 0; b < rows; ++b) {
+          std::copy_n(bias_hh_.value.data(), width, grec + b * width);
+        }
+      } else if (!recurrent) {
+        std::fill_n(grec, rows * width, 0.0f);
       }
-    } else if (!recurrent) {
-      std::fill_n(grec, batch * width, 0.0f);
+      if (recurrent && use_gemv(rows)) {
+        gemv(width, units, weight_hh_.value.data(), units, h, grec, options_.use_bias);
+      } else if (recurrent) {
+        gemm(Trans::No, Trans::Yes, rows, width, units, 1.0f, h, units, weight_hh_.value.data(),
+             units, options_.use_bias ? 1.0f : 0.0f, grec, width);
+      }
+      // The planar [3, N, H] buffers: this share's rows start n0 rows into each plane.
+      const int64_t planar = s * 3 * plane + n0 * units;
+      float* gates = gates_.data() + planar;
+      step_forward(f, rows, units, plane, gin_.data() + row * width, grec, h,
+                   keep_preactivations_ ? pre_.data() + planar : gates, gates, h_next, parts == 1);
+      if (step_mask != nullptr) {
+        detail::carry_masked_rows(rows, units, step_mask + s * batch + n0, h, h_next);
+      }
     }
-    if (recurrent && use_gemv(batch)) {
-      gemv(width, units, weight_hh_.value.data(), units, h, grec, options_.use_bias);
-    } else if (recurrent) {
-      gemm(Trans::No, Trans::Yes, batch, width, units, 1.0f, h, units, weight_hh_.value.data(),
-           units, options_.use_bias ? 1.0f : 0.0f, grec, width);
-    }
-    float* gates = gates_.data() + s * 3 * plane;
-    step_forward(f, batch, units, gin_.data() + s * batch * width, grec, h,
-                 keep_preactivations_ ? pre_.data() + s * 3 * plane : gates, gates, h_next);
-    if (step_mask != nullptr) {
-      detail::carry_masked_rows(batch, units, step_mask + s * batch, h, h_next);
-    }
-  }
+  });
 
   if (args_.return_sequences) {
     detail::from_time_major(batch, steps, units, false, h_.data() + plane, y.data());
@@ -291,30 +322,43 @@ Tensor GRU::backward_sequence(const Tensor& dy, const std::vector<Tensor>& dfina
     std::copy_n(dy.data(), plane, dh_.data());
   }
   if (!dfinal.empty()) axpy(plane, 1.0f, dfinal[0].data(), dh_.data());
-  for (int64_t s = steps - 1; s >= 0; --s) {
-    if (args_.return_sequences) detail::add_step(batch, steps, units, s, dy.data(), dh_.data());
-    float* dgin = dgin_.data() + s * batch * width;
-    float* dgrec = dgrec_.data() + s * batch * width;
-    step_backward(f, batch, units, grec_.data() + s * batch * width, h_.data() + s * plane,
-                  keep_preactivations_ ? pre_.data() + s * 3 * plane : nullptr,
-                  gates_.data() + s * 3 * plane, dh_.data(), dgates_.data(), dgin, dgrec,
-                  dh_prev_.data());
-    if (step_mask_ != nullptr) {
-      // A padded row's h passed through: no gate gradients, dh goes to h_{s−1} whole.
-      const float* mask = step_mask_ + s * batch;
-      detail::zero_masked_rows(batch, width, mask, dgin);
-      detail::zero_masked_rows(batch, width, mask, dgrec);
-      detail::carry_masked_rows(batch, units, mask, dh_.data(), dh_prev_.data());
+  // As forward: each thread its own rows [n0, n1) through every step (row_parts.h).
+  const int parts = detail::row_parts(batch, batch * width * units, kThreadedStepMacs);
+  detail::for_each_row_part(batch, parts, [&](int64_t n0, int64_t n1) {
+    const int64_t rows = n1 - n0;
+    // dh_ and dh_prev_ trade places every step; each share swaps its own pointers.
+    float* dh = dh_.data() + n0 * units;
+    float* dh_prev = dh_prev_.data() + n0 * units;
+    for (int64_t s = steps - 1; s >= 0; --s) {
+      if (args_.return_sequences) {
+        detail::add_step(rows, steps, units, s, dy.data() + n0 * steps * units, dh);
+      }
+      const int64_t row = s * batch + n0;  // the first row's index in the [T, N, ...] buffers
+      const int64_t planar = s * 3 * plane + n0 * units;
+      float* dgin = dgin_.data() + row * width;
+      float* dgrec = dgrec_.data() + row * width;
+      step_backward(f, rows, units, plane, grec_.data() + row * width, h_.data() + row * units,
+                    keep_preactivations_ ? pre_.data() + planar : nullptr, gates_.data() + planar,
+                    dh, dgates_.data() + n0 * units, dgin, dgrec, dh_prev, parts == 1);
+      if (step_mask_ != nullptr) {
+        // A padded row's h passed through: no gate gradients, dh goes to h_{s−1} whole.
+        const float* mask = step_mask_ + s * batch + n0;
+        detail::zero_masked_rows(rows, width, mask, dgin);
+        detail::zero_masked_rows(rows, width, mask, dgrec);
+        detail::carry_masked_rows(rows, units, mask, dh, dh_prev);
+      }
+      // Also at s = 0: dh_{−1} is the initial state's gradient.
+      if (use_gemv(rows)) {
+        gemv_transposed(width, units, weight_hh_.value.data(), units, dgrec, dh_prev, true);
+      } else {
+        gemm(Trans::No, Trans::No, rows, units, width, 1.0f, dgrec, width, weight_hh_.value.data(),
+             units, 1.0f, dh_prev, units);
+      }
+      std::swap(dh, dh_prev);
     }
-    // Also at s = 0: dh_{−1} is the initial state's gradient.
-    if (use_gemv(batch)) {
-      gemv_transposed(width, units, weight_hh_.value.data(), units, dgrec, dh_prev_.data(), true);
-    } else {
-      gemm(Trans::No, Trans::No, batch, units, width, 1.0f, dgrec, width, weight_hh_.value.data(),
-           units, 1.0f, dh_prev_.data(), units);
-    }
-    std::swap(dh_, dh_prev_);
-  }
+  });
+  // After an odd number of steps the gradient ended in dh_prev_'s storage.
+  if (steps % 2 == 1) std::swap(dh_, dh_prev_);
   initial_state_grad_.resize(1);
   detail::ensure_shape(initial_state_grad_[0], {batch, units});
   std::copy_n(dh_.data(), plane, initial_state_grad_[0].data());

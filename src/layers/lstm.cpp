@@ -9,6 +9,7 @@
 #include "nnkit/kernels/gemm.h"
 #include "nnkit/kernels/gemv.h"
 #include "nnkit/kernels/threads.h"
+#include "row_parts.h"
 #include "sequence_layout.h"
 #include "spec_reader.h"
 
@@ -70,10 +71,13 @@ struct CellActivations {
 
 // One step's element-wise pass over [batch] rows: the gates from the pre-activations z (in place
 // when z is gate), then c = f ⊙ c_prev + i ⊙ g and h = o ⊙ activation(c). c may alias c_prev.
+// parallel: split the rows over OpenMP threads when they are many enough to pay.
 void cell_forward(const CellActivations& a, int64_t batch, int64_t units, const float* z,
-                  float* gate, const float* c_prev, float* c, float* c_act, float* h) {
+                  float* gate, const float* c_prev, float* c, float* c_act, float* h,
+                  bool parallel = true) {
   const int64_t gates = 4 * units, blocks = (units + kUnitBlock - 1) / kUnitBlock;
-  for_each_task(batch * blocks, batch * units >= kParallelThreshold, [&](int64_t task) {
+  parallel = parallel && batch * units >= kParallelThreshold;
+  for_each_task(batch * blocks, parallel, [&](int64_t task) {
     const int64_t n = task / blocks, j0 = (task % blocks) * kUnitBlock;
     const int64_t len = std::min(kUnitBlock, units - j0);
     const float* zr = z + n * gates + j0;
@@ -212,31 +216,35 @@ Tensor LSTM::forward_sequence(const Tensor& x, const std::vector<Tensor>& initia
   // a packed copy is made anew for each long enough batch-1 forward, never inside the loop.
   const bool packed = use_gemv(batch) && steps >= kPackFromSteps;
   if (packed) pack_rows(weight_hh_.value.data(), gates, units, units, packed_weight_hh_);
-  auto add_recurrent = [&](int64_t s) {
+  // Rows [n0, n1) of Z_s += h_{s−1}·W_hhᵀ (packed: batch 1).
+  auto add_recurrent = [&](int64_t s, int64_t n0, int64_t n1) {
     if (s == 0 && zero_start) return;
-    const float* h_prev = h_.data() + s * batch * units;
-    float* z_s = z + s * batch * gates;
+    const float* h_prev = h_.data() + (s * batch + n0) * units;
+    float* z_s = z + (s * batch + n0) * gates;
     if (packed) {
       gemv_packed(packed_weight_hh_, h_prev, z_s, /*accumulate=*/true);
     } else {
-      multiply_add_transposed(batch, gates, units, h_prev, weight_hh_.value.data(), z_s);
+      multiply_add_transposed(n1 - n0, gates, units, h_prev, weight_hh_.value.data(), z_s);
     }
   };
-  {
+  // Each thread its own rows through every step (row_parts.h); on one share the gate passes
+  // may still split over threads.
+  const int parts = detail::row_parts(batch, batch * gates * units, kThreadedStepMacs);
+  detail::for_each_row_part(batch, parts, [&](int64_t n0, int64_t n1) {
     // Two loops rather than a test per step: the unmasked path stays as it was.
     if (step_mask == nullptr) {
       for (int64_t s = 0; s < steps; ++s) {
-        add_recurrent(s);
-        gates_forward(s);
+        add_recurrent(s, n0, n1);
+        gates_forward(s, n0, n1, parts == 1);
       }
     } else {
       for (int64_t s = 0; s < steps; ++s) {
-        add_recurrent(s);
-        gates_forward(s);
-        carry_masked_rows(s, step_mask + s * batch);
+        add_recurrent(s, n0, n1);
+        gates_forward(s, n0, n1, parts == 1);
+        carry_masked_rows(s, step_mask + s * batch, n0, n1);
       }
     }
-  }
+  });
   cached_ = mode == Mode::Train;
   cached_mask_ = step_mask;
 
@@ -257,21 +265,21 @@ Tensor LSTM::forward_sequence(const Tensor& x, const std::vector<Tensor>& initia
   return y;
 }
 
-void LSTM::carry_masked_rows(int64_t s, const float* mask) {
+void LSTM::carry_masked_rows(int64_t s, const float* mask, int64_t n0, int64_t n1) {
   const int64_t batch = batch_, units = args_.units;
-  copy_masked_rows(batch, units, mask, h_.data() + s * batch * units,
-                   h_.data() + (s + 1) * batch * units);
-  copy_masked_rows(batch, units, mask, c_.data() + s * batch * units,
-                   c_.data() + (s + 1) * batch * units);
+  const int64_t now = (s * batch + n0) * units, next = ((s + 1) * batch + n0) * units;
+  copy_masked_rows(n1 - n0, units, mask + n0, h_.data() + now, h_.data() + next);
+  copy_masked_rows(n1 - n0, units, mask + n0, c_.data() + now, c_.data() + next);
 }
 
-void LSTM::gates_forward(int64_t s) {
+void LSTM::gates_forward(int64_t s, int64_t n0, int64_t n1, bool parallel) {
   const int64_t batch = batch_, units = args_.units, gates = 4 * units;
-  cell_forward({activation_, recurrent_activation_, alpha_, recurrent_alpha_}, batch, units,
-               (keep_preactivations_ ? preact_ : gates_).data() + s * batch * gates,
-               gates_.data() + s * batch * gates, c_.data() + s * batch * units,
-               c_.data() + (s + 1) * batch * units, c_act_.data() + s * batch * units,
-               h_.data() + (s + 1) * batch * units);
+  const int64_t row = s * batch + n0;  // the first row's index in the [T, N, ...] buffers
+  cell_forward({activation_, recurrent_activation_, alpha_, recurrent_alpha_}, n1 - n0, units,
+               (keep_preactivations_ ? preact_ : gates_).data() + row * gates,
+               gates_.data() + row * gates, c_.data() + row * units,
+               c_.data() + (row + batch) * units, c_act_.data() + row * units,
+               h_.data() + (row + batch) * units, parallel);
 }
 
 Tensor LSTM::backward_sequence(const Tensor& dy, const std::vector<Tensor>& dfinal) {
@@ -304,44 +312,50 @@ Tensor LSTM::backward_sequence(const Tensor& dy, const std::vector<Tensor>& dfin
   // dh_{s−1} = dG_s·W_hh (+ what the output gave h_{s−1}); at s = 0 into the initial h's
   // gradient, which starts at zero.
   std::fill_n(dh_.data(), batch * units, 0.0f);
-  auto add_recurrent = [&](int64_t s) {
-    const float* dg = dgates_.data() + s * batch * gates;
-    float* dh_prev = dh_.data() + s * batch * units;
-    if (use_gemv(batch)) {
+  // Rows [n0, n1) of dh_{s−1} += dG_s·W_hh.
+  auto add_recurrent = [&](int64_t s, int64_t n0, int64_t n1) {
+    const float* dg = dgates_.data() + (s * batch + n0) * gates;
+    float* dh_prev = dh_.data() + (s * batch + n0) * units;
+    if (use_gemv(n1 - n0)) {
       gemv_transposed(gates, units, weight_hh_.value.data(), units, dg, dh_prev, true);
     } else {
-      gemm(Trans::No, Trans::No, batch, units, gates, 1.0f, dg, gates, weight_hh_.value.data(),
+      gemm(Trans::No, Trans::No, n1 - n0, units, gates, 1.0f, dg, gates, weight_hh_.value.data(),
            units, 1.0f, dh_prev, units);
     }
   };
-  {
+  if (cached_mask_ != nullptr) detail::ensure_shape(dc_saved_, {batch, units});
+  // As forward: each thread its own rows through every step (row_parts.h).
+  const int parts = detail::row_parts(batch, batch * gates * units, kThreadedStepMacs);
+  detail::for_each_row_part(batch, parts, [&](int64_t n0, int64_t n1) {
     if (cached_mask_ == nullptr) {
       for (int64_t s = steps - 1; s >= 0; --s) {
-        gates_backward(s);
-        add_recurrent(s);
+        gates_backward(s, n0, n1, parts == 1);
+        add_recurrent(s, n0, n1);
       }
-    } else {
-      detail::ensure_shape(dc_saved_, {batch, units});
-      for (int64_t s = steps - 1; s >= 0; --s) {
-        // A masked sample's h_s and c_s are h_{s−1} and c_{s−1}: its gates get nothing and
-        // its dh and dc pass to step s − 1 as they are.
-        const float* mask = cached_mask_ + s * batch;
-        copy_masked_rows(batch, units, mask, dc_.data(), dc_saved_.data());
-        gates_backward(s);
-        copy_masked_rows(batch, units, mask, dc_saved_.data(), dc_.data());
-        float* dgate = dgates_.data() + s * batch * gates;
-        for (int64_t n = 0; n < batch; ++n) {
-          if (mask[n] == 0.0f) std::fill_n(dgate + n * gates, gates, 0.0f);
-        }
-        add_recurrent(s);
-        const float* dh = dh_.data() + (s + 1) * batch * units;
-        float* dh_prev = dh_.data() + s * batch * units;
-        for (int64_t n = 0; n < batch; ++n) {
-          if (mask[n] == 0.0f) axpy(units, 1.0f, dh + n * units, dh_prev + n * units);
-        }
+      return;
+    }
+    const int64_t rows = n1 - n0;
+    for (int64_t s = steps - 1; s >= 0; --s) {
+      // A masked sample's h_s and c_s are h_{s−1} and c_{s−1}: its gates get nothing and its
+      // dh and dc pass to step s − 1 as they are.
+      const float* mask = cached_mask_ + s * batch + n0;
+      float* dc = dc_.data() + n0 * units;
+      float* dc_saved = dc_saved_.data() + n0 * units;
+      copy_masked_rows(rows, units, mask, dc, dc_saved);
+      gates_backward(s, n0, n1, parts == 1);
+      copy_masked_rows(rows, units, mask, dc_saved, dc);
+      float* dgate = dgates_.data() + (s * batch + n0) * gates;
+      for (int64_t n = 0; n < rows; ++n) {
+        if (mask[n] == 0.0f) std::fill_n(dgate + n * gates, gates, 0.0f);
+      }
+      add_recurrent(s, n0, n1);
+      const float* dh = dh_.data() + ((s + 1) * batch + n0) * units;
+      float* dh_prev = dh_.data() + (s * batch + n0) * units;
+      for (int64_t n = 0; n < rows; ++n) {
+        if (mask[n] == 0.0f) axpy(units, 1.0f, dh + n * units, dh_prev + n * units);
       }
     }
-  }
+  });
   initial_state_grad_.resize(2);
   for (Tensor& grad : initial_state_grad_) detail::ensure_shape(grad, {batch, units});
   std::copy_n(dh_.data(), batch * units, initial_state_grad_[0].data());
@@ -371,22 +385,24 @@ Tensor LSTM::backward_sequence(const Tensor& dy, const std::vector<Tensor>& dfin
   return dx;
 }
 
-void LSTM::gates_backward(int64_t s) {
+void LSTM::gates_backward(int64_t s, int64_t n0, int64_t n1, bool parallel) {
   const int64_t batch = batch_, units = args_.units, gates = 4 * units;
   const int64_t blocks = (units + kUnitBlock - 1) / kUnitBlock;
-  const float* z = keep_preactivations_ ? preact_.data() + s * batch * gates : nullptr;
-  const float* gate = gates_.data() + s * batch * gates;
-  float* dgate = dgates_.data() + s * batch * gates;
-  const float* dh = dh_.data() + (s + 1) * batch * units;
-  const float* c_prev = c_.data() + s * batch * units;
-  const float* c = c_.data() + (s + 1) * batch * units;
-  const float* c_act = c_act_.data() + s * batch * units;
-  float* dc = dc_.data();
-  float* dc_act = dc_act_.data();
+  const int64_t row = s * batch + n0;  // the first row's index in the [T, N, ...] buffers
+  const float* z = keep_preactivations_ ? preact_.data() + row * gates : nullptr;
+  const float* gate = gates_.data() + row * gates;
+  float* dgate = dgates_.data() + row * gates;
+  const float* dh = dh_.data() + (row + batch) * units;
+  const float* c_prev = c_.data() + row * units;
+  const float* c = c_.data() + (row + batch) * units;
+  const float* c_act = c_act_.data() + row * units;
+  float* dc = dc_.data() + n0 * units;
+  float* dc_act = dc_act_.data() + n0 * units;
+  const int64_t rows = n1 - n0;
   const Activation act = activation_, rec = recurrent_activation_;
   const float alpha = alpha_, rec_alpha = recurrent_alpha_;
 
-  for_each_task(batch * blocks, batch * units >= kParallelThreshold, [&](int64_t task) {
+  for_each_task(rows * blocks, parallel && rows * units >= kParallelThreshold, [&](int64_t task) {
     const int64_t n = task / blocks, j0 = (task % blocks) * kUnitBlock;
     const int64_t len = std::min(kUnitBlock, units - j0);
     const float* gr = gate + n * gates + j0;

@@ -12,6 +12,7 @@
 #include "gradient_check.h"
 #include "nnkit/error.h"
 #include "nnkit/io/model_file.h"
+#include "nnkit/kernels/threads.h"
 #include "nnkit/layers/dense.h"
 #include "nnkit/layers/registry.h"
 #include "nnkit/layers/simple_rnn.h"
@@ -472,12 +473,16 @@ INSTANTIATE_TEST_SUITE_P(
 
 // The fused path against the reference loops with an initial state, a mask and a final-state
 // gradient, on awkward sizes, and on one large enough for the parallel gate passes.
+// On 2 threads from batch · 3H · H = 2^19 each thread runs the time loop on its own rows
+// (src/layers/row_parts.h): batch 13 of 128 units splits into 6 and 7 rows, every variant.
 TEST(GRU, MatchesTheReferenceWithStatesAndMasks) {
+  const int before = num_threads();
+  set_num_threads(2);
   Rng rng(21);
   struct Size {
     int64_t batch, units;
   };
-  for (Size size : {Size{3, 1}, Size{3, 7}, Size{4, 33}, Size{64, 200}}) {
+  for (Size size : {Size{3, 1}, Size{3, 7}, Size{4, 33}, Size{64, 200}, Size{13, 128}}) {
     for (int variant = 0; variant < 8; ++variant) {
       const bool sequences = variant & 1, backwards = variant & 2, masked = variant & 4;
       if (size.units == 200 && variant != 5) continue;  // one large case is enough
@@ -517,6 +522,7 @@ TEST(GRU, MatchesTheReferenceWithStatesAndMasks) {
       }
     }
   }
+  set_num_threads(before);
 }
 
 TEST(GRU, FinalStateIsTheLastProcessedStepsH) {

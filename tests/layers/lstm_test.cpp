@@ -922,6 +922,63 @@ TEST(LSTM, ZeroOutputForMaskZeroesPaddedStepsOnly) {
       lstm, {.x = x, .initial = random_state(4, 3, rng), .mask = mask, .final_gradient = true});
 }
 
+// From batch · 4H · H = 2^19 on 2 threads each thread runs the time loop on its own rows
+// (src/layers/row_parts.h). With an odd batch (shares of 6 and 7 rows), initial states, a
+// final-state gradient and padding in some rows, every output and gradient must equal the
+// one-thread run's, which the tests above check against the reference.
+TEST(LSTM, EachThreadOnItsOwnRowsEqualsOneThread) {
+  const int before = num_threads();
+  Rng rng(41);
+  const int64_t batch = 13, steps = 5, features = 3, units = 128;
+  for (int variant = 0; variant < 4; ++variant) {
+    const bool sequences = variant & 1, backwards = variant & 2;
+    SCOPED_TRACE(fmt::format("return_sequences={} go_backwards={}", sequences, backwards));
+    LSTM lstm =
+        make_lstm({.units = units, .return_sequences = sequences, .go_backwards = backwards}, steps,
+                  features, rng);
+    const Tensor x = random_tensor({batch, steps, features}, rng);
+    const std::vector<Tensor> initial = random_state(batch, units, rng);
+    const std::vector<Tensor> dfinal = random_state(batch, units, rng);
+    // Rows 1 and 8 padded at the end, row 12 at the start, row 5 all padding.
+    Tensor mask = mask_with_padding(
+        batch, steps, {{1, 4}, {8, 3}, {8, 4}, {12, 0}, {5, 0}, {5, 1}, {5, 2}, {5, 3}, {5, 4}});
+    const Tensor dy =
+        random_tensor(sequences ? Shape{batch, steps, units} : Shape{batch, units}, rng);
+    struct Run {
+      Tensor y, dx;
+      std::vector<Tensor> final_state, initial_grad, grads;
+    };
+    auto run = [&](int threads) {
+      set_num_threads(threads);
+      lstm.set_initial_state(initial);
+      lstm.set_mask(mask);
+      Run r;
+      r.y = lstm.forward(x, Mode::Train);
+      r.final_state = lstm.final_state();
+      lstm.zero_grad();
+      lstm.set_final_state_gradient(dfinal);
+      r.dx = lstm.backward(dy);
+      r.initial_grad = lstm.initial_state_gradient();
+      for (Param* p : lstm.params()) r.grads.push_back(p->grad);
+      return r;
+    };
+    const Run one = run(1), two = run(2);
+    EXPECT_LT(relative_error(to_double(two.y), to_double(one.y)), 1e-5) << "y";
+    EXPECT_LT(relative_error(to_double(two.dx), to_double(one.dx)), 1e-5) << "dx";
+    for (int i = 0; i < 2; ++i) {
+      EXPECT_LT(relative_error(to_double(two.final_state[i]), to_double(one.final_state[i])), 1e-5)
+          << "final state " << i;
+      EXPECT_LT(relative_error(to_double(two.initial_grad[i]), to_double(one.initial_grad[i])),
+                1e-5)
+          << "initial state gradient " << i;
+    }
+    for (std::size_t i = 0; i < one.grads.size(); ++i) {
+      EXPECT_LT(relative_error(to_double(two.grads[i]), to_double(one.grads[i])), 1e-5)
+          << lstm.params()[i]->name;
+    }
+  }
+  set_num_threads(before);
+}
 TEST(LSTM, StatefulCarriesTheStateUntilReset) {
   Rng rng(36);
   LSTM lstm = make_lstm({.units = 5, .return_sequences = true, .stateful = true}, 3, 2, rng);

@@ -80,13 +80,16 @@ class LSTM final : public Recurrent {
 
   // Sizes the time-major buffers for (batch, steps); keeps them when those are unchanged.
   void reserve(int64_t batch, int64_t steps);
+  // The passes below work on rows [n0, n1) of the batch at step s (a thread's share, or all of
+  // it); `parallel`: split the rows' element-wise work over OpenMP threads.
   // One step's element-wise pass: gates from the pre-activations at step s, then c and h.
-  void gates_forward(int64_t s);
-  // Masked samples of step s keep the previous h and c (a select after the gate pass).
-  void carry_masked_rows(int64_t s, const float* mask);
+  void gates_forward(int64_t s, int64_t n0, int64_t n1, bool parallel);
+  // Masked samples of step s keep the previous h and c (a select after the gate pass). mask:
+  // step s's [N] mask.
+  void carry_masked_rows(int64_t s, const float* mask, int64_t n0, int64_t n1);
   // One step's element-wise pass backward: the pre-activation gate gradients dG at step s
   // from dh at step s and the carried dc (which it updates to dc at step s − 1).
-  void gates_backward(int64_t s);
+  void gates_backward(int64_t s, int64_t n0, int64_t n1, bool parallel);
 
   LSTMOptions options_;
   Activation activation_, recurrent_activation_;
