@@ -9,6 +9,7 @@
 #include "nnkit/kernels/gemm.h"
 #include "nnkit/kernels/gemv.h"
 #include "nnkit/kernels/threads.h"
+#include "nnkit/kernels/transpose.h"
 #include "row_parts.h"
 #include "sequence_layout.h"
 #include "spec_reader.h"
@@ -107,6 +108,10 @@ bool use_gemv(int64_t batch) { return batch == 1 && gemv_is_vectorized(); }
 // From this many steps a batch-1 forward packs W_hh for gemv_packed (13.5 µs at LSTM(128),
 // saving about 1 µs a step); shorter ones run gemv on W_hh as stored.
 constexpr int64_t kPackFromSteps = 16;
+// From this many rows (steps · batch) the weight gradients are computed transposed and added
+// transposed (kernels/transpose.h); below it the transposing add costs more than the faster GEMM
+// saves (batch 1, 64 steps, LSTM(128): 0.46 ms a training step against 0.44).
+constexpr int64_t kTransposedGradientRows = 256;
 
 // y[n, :] += W·x[n, :] for each of `batch` rows, W [rows, cols] row-major: step()'s products.
 void multiply_add_transposed(int64_t batch, int64_t rows, int64_t cols, const float* x,
@@ -216,6 +221,16 @@ Tensor LSTM::forward_sequence(const Tensor& x, const std::vector<Tensor>& initia
   // a packed copy is made anew for each long enough batch-1 forward, never inside the loop.
   const bool packed = use_gemv(batch) && steps >= kPackFromSteps;
   if (packed) pack_rows(weight_hh_.value.data(), gates, units, units, packed_weight_hh_);
+  // Each thread its own rows through every step (row_parts.h); on one share the gate passes
+  // may still split over threads.
+  const int parts = detail::row_parts(batch, batch * gates * units, kThreadedStepMacs);
+  // Shares of more than one row multiply by W_hhᵀ stored [H, 4H], transposed here once: oneDNN
+  // runs h·W_hhᵀ faster that way than with the transpose left to it (kernels/transpose.h).
+  const bool transposed = !packed && !(gemv_is_vectorized() && batch <= parts);
+  if (transposed) {
+    detail::ensure_shape(weight_hh_t_, {units, gates});
+    transpose(gates, units, weight_hh_.value.data(), weight_hh_t_.data());
+  }
   // Rows [n0, n1) of Z_s += h_{s−1}·W_hhᵀ (packed: batch 1).
   auto add_recurrent = [&](int64_t s, int64_t n0, int64_t n1) {
     if (s == 0 && zero_start) return;
@@ -223,13 +238,13 @@ Tensor LSTM::forward_sequence(const Tensor& x, const std::vector<Tensor>& initia
     float* z_s = z + (s * batch + n0) * gates;
     if (packed) {
       gemv_packed(packed_weight_hh_, h_prev, z_s, /*accumulate=*/true);
+    } else if (use_gemv(n1 - n0)) {
+      gemv(gates, units, weight_hh_.value.data(), units, h_prev, z_s, /*accumulate=*/true);
     } else {
-      multiply_add_transposed(n1 - n0, gates, units, h_prev, weight_hh_.value.data(), z_s);
+      gemm(Trans::No, Trans::No, n1 - n0, gates, units, 1.0f, h_prev, units, weight_hh_t_.data(),
+           gates, 1.0f, z_s, gates);
     }
   };
-  // Each thread its own rows through every step (row_parts.h); on one share the gate passes
-  // may still split over threads.
-  const int parts = detail::row_parts(batch, batch * gates * units, kThreadedStepMacs);
   detail::for_each_row_part(batch, parts, [&](int64_t n0, int64_t n1) {
     // Two loops rather than a test per step: the unmasked path stays as it was.
     if (step_mask == nullptr) {
@@ -364,10 +379,23 @@ Tensor LSTM::backward_sequence(const Tensor& dy, const std::vector<Tensor>& dfin
   // Weight gradients over all steps at once: the rows of dG [T·N, 4H] match those of the input
   // [T·N, F] and of h_{t−1} [T·N, H] (the first T·N rows of h_).
   const int64_t rows = steps * batch;
-  gemm(Trans::Yes, Trans::No, gates, features_, rows, 1.0f, dgates_.data(), gates, x_.data(),
-       features_, 1.0f, weight_ih_.grad.data(), features_);
-  gemm(Trans::Yes, Trans::No, gates, units, rows, 1.0f, dgates_.data(), gates, h_.data(), units,
-       1.0f, weight_hh_.grad.data(), units);
+  if (rows < kTransposedGradientRows) {
+    gemm(Trans::Yes, Trans::No, gates, features_, rows, 1.0f, dgates_.data(), gates, x_.data(),
+         features_, 1.0f, weight_ih_.grad.data(), features_);
+    gemm(Trans::Yes, Trans::No, gates, units, rows, 1.0f, dgates_.data(), gates, h_.data(), units,
+         1.0f, weight_hh_.grad.data(), units);
+  } else {
+    // Computed transposed, Xᵀ·dG [F, 4H], and added transposed: oneDNN runs that form faster
+    // (kernels/transpose.h).
+    detail::ensure_shape(dweight_ih_t_, {features_, gates});
+    detail::ensure_shape(dweight_hh_t_, {units, gates});
+    gemm(Trans::Yes, Trans::No, features_, gates, rows, 1.0f, x_.data(), features_, dgates_.data(),
+         gates, 0.0f, dweight_ih_t_.data(), gates);
+    add_transposed(features_, gates, dweight_ih_t_.data(), weight_ih_.grad.data());
+    gemm(Trans::Yes, Trans::No, units, gates, rows, 1.0f, h_.data(), units, dgates_.data(), gates,
+         0.0f, dweight_hh_t_.data(), gates);
+    add_transposed(units, gates, dweight_hh_t_.data(), weight_hh_.grad.data());
+  }
   if (options_.use_bias) {
     // Both biases enter the pre-activation the same way: the same gradient goes to each.
     dbias_.zero();

@@ -280,9 +280,12 @@ INSTANTIATE_TEST_SUITE_P(Awkward, LSTMSizes,
                                             ::testing::Values(1, 6), ::testing::Values(1, 7, 33)),
                          sizes_name);
 
-// Large enough to split batch × units over threads, and units wider than one parallel block.
+// Large enough to split batch × units over threads, and units wider than one parallel block;
+// the last has 320 rows (steps · batch), where the weight gradients are computed transposed.
 INSTANTIATE_TEST_SUITE_P(Parallel, LSTMSizes,
-                         ::testing::Values(Sizes{64, 3, 2, 80}, Sizes{16, 2, 3, 300}), sizes_name);
+                         ::testing::Values(Sizes{64, 3, 2, 80}, Sizes{16, 2, 3, 300},
+                                           Sizes{40, 8, 3, 70}),
+                         sizes_name);
 
 TEST(LSTM, OtherActivationsMatchTheReference) {
   Rng rng(3);

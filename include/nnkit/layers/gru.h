@@ -117,6 +117,8 @@ class GRU final : public Recurrent {
   Tensor dgates_;        // [3, batch, units]: one step's gate gradients
   Tensor dh_, dh_prev_;  // [batch, units]: gradients with respect to h_s and h_{s−1}
   Tensor dx_;            // [steps, batch, features]: backward's input gradient, time-major
+  Tensor weight_hh_t_;   // [units, 3·units]: W_hhᵀ for a forward's per-step GEMMs
+  Tensor dweight_ih_t_, dweight_hh_t_;  // the weight gradients, transposed
 };
 
 }  // namespace nnkit

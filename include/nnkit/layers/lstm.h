@@ -106,12 +106,14 @@ class LSTM final : public Recurrent {
   bool cached_ = false;                 // the buffers hold a Train forward
   const float* cached_mask_ = nullptr;  // [T, N] of the cached forward or null; the base owns it
   Tensor x_;                            // [T, N, F] input
-  Tensor preact_;  // [T, N, 4H] pre-activations, when keep_preactivations_ (else in gates_)
-  Tensor gates_;   // [T, N, 4H] i, f, g, o after their activations
-  Tensor c_;       // [T + 1, N, H]; index 0 is the initial c_{-1}, index t + 1 is c_t
-  Tensor c_act_;   // [T, N, H] activation(c_t)
-  Tensor h_;       // [T + 1, N, H]; index 0 is the initial h_{-1}, index t + 1 is h_t
-  Tensor bias_;    // [4H] bias_ih + bias_hh
+  Tensor preact_;       // [T, N, 4H] pre-activations, when keep_preactivations_ (else in gates_)
+  Tensor gates_;        // [T, N, 4H] i, f, g, o after their activations
+  Tensor c_;            // [T + 1, N, H]; index 0 is the initial c_{-1}, index t + 1 is c_t
+  Tensor c_act_;        // [T, N, H] activation(c_t)
+  Tensor h_;            // [T + 1, N, H]; index 0 is the initial h_{-1}, index t + 1 is h_t
+  Tensor bias_;         // [4H] bias_ih + bias_hh
+  Tensor weight_hh_t_;  // [H, 4H] W_hhᵀ for a forward's per-step GEMMs, transposed per forward
+  Tensor dweight_ih_t_, dweight_hh_t_;  // [F, 4H], [H, 4H]: the weight gradients, transposed
   // Backward.
   Tensor dgates_;  // [T, N, 4H] gradients of the pre-activations
   // [T + 1, N, H], index s + 1 is dL/dh_s: dy's part, then the recurrent part added at step
