@@ -1,5 +1,7 @@
 #include "nnkit/kernels/elementwise.h"
 
+#include <algorithm>
+
 #include "parallel_loop.h"
 
 namespace nnkit {
@@ -40,12 +42,25 @@ void add_row_vector(int64_t rows, int64_t cols, const float* __restrict bias, fl
 }
 
 void sum_rows_into(int64_t rows, int64_t cols, const float* __restrict x, float* __restrict out) {
-  // Row after row so each pass streams contiguous memory; columns are independent.
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* row = x + r * cols;
+  // Row after row so each pass streams contiguous memory; columns are independent, so large
+  // inputs split into column blocks, one thread each, every column still summed in row order
+  // (the same result on any number of threads). A recurrent layer's bias gradients sum
+  // [steps · batch, gates] this way: 79 MB for a GRU(512) over 50 steps of batch 128.
+  auto sum_columns = [&](int64_t c0, int64_t c1) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* row = x + r * cols;
 #pragma omp simd
-    for (int64_t c = 0; c < cols; ++c) out[c] += row[c];
+      for (int64_t c = c0; c < c1; ++c) out[c] += row[c];
+    }
+  };
+  constexpr int64_t kBlock = 64;  // columns: whole cache lines per thread
+  const int64_t blocks = (cols + kBlock - 1) / kBlock;
+  if (blocks < 2 || rows * cols <= kParallelThreshold) {
+    sum_columns(0, cols);
+    return;
   }
+#pragma omp parallel for
+  for (int64_t b = 0; b < blocks; ++b) sum_columns(b * kBlock, std::min(cols, (b + 1) * kBlock));
 }
 
 double sum_of_squares(int64_t n, const float* x) {
