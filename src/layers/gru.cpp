@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "fmt/format.h"
+#include "kernels/fast_math.h"
 #include "layer_util.h"
 #include "nnkit/error.h"
 #include "nnkit/kernels/elementwise.h"
@@ -52,6 +53,10 @@ struct GateActivations {
   float candidate_alpha;
   Activation gate;  // r, z: `recurrent_activation`
   float gate_alpha;
+
+  // Keras's and PyTorch's defaults, which the step passes fuse into one loop over each row
+  // (the general path makes five passes, each reading and writing the step's planes).
+  bool fused() const { return gate == Activation::sigmoid && candidate == Activation::tanh; }
 };
 
 // One step forward over `batch` rows. gin, grec: [batch, 3·units], r, z, n interleaved per row:
@@ -64,6 +69,31 @@ void step_forward(const GateActivations& f, int64_t batch, int64_t units, int64_
                   float* h_next, bool parallel) {
   const int64_t width = 3 * units;
   parallel = parallel && batch * width > kParallelThreshold;
+  if (f.fused()) {
+    // r = σ(gi_r + gr_r), z = σ(gi_z + gr_z), n = tanh(gi_n + r ⊙ gr_n), h' = n + z ⊙ (h − n),
+    // unit by unit; no pre-activations are kept (σ' and tanh' read the outputs).
+    for_each_row(batch, parallel, [&](int64_t b) {
+      const float* gi = gin + b * width;
+      const float* gr = grec + b * width;
+      const int64_t p = b * units;
+      float* r = gates + p;
+      float* z = gates + plane + p;
+      float* n = gates + 2 * plane + p;
+      const float* hb = h + p;
+      float* hn = h_next + p;
+#pragma omp simd
+      for (int64_t j = 0; j < units; ++j) {
+        const float rj = detail::fast_sigmoid(gi[j] + gr[j]);
+        const float zj = detail::fast_sigmoid(gi[units + j] + gr[units + j]);
+        const float nj = detail::fast_tanh(gi[2 * units + j] + rj * gr[2 * units + j]);
+        r[j] = rj;
+        z[j] = zj;
+        n[j] = nj;
+        hn[j] = nj + zj * (hb[j] - nj);
+      }
+    });
+    return;
+  }
   float* pre_r = pre;
   float* pre_z = pre + plane;
   float* pre_n = pre + 2 * plane;
@@ -121,6 +151,28 @@ void step_backward(const GateActivations& f, int64_t batch, int64_t units, int64
   const float* r = gates;
   const float* z = gates + plane;
   const float* n = gates + 2 * plane;
+  if (f.fused()) {
+    // The passes below in one: σ' = σ(1 − σ) and tanh' = 1 − tanh² from the kept outputs.
+    for_each_row(batch, parallel, [&](int64_t b) {
+      const int64_t p = b * units;
+      const float* grn = grec + b * width + 2 * units;
+      float* gi = dgin + b * width;
+      float* gr = dgrec + b * width;
+#pragma omp simd
+      for (int64_t j = 0; j < units; ++j) {
+        const float dhj = dh[p + j], rj = r[p + j], zj = z[p + j], nj = n[p + j];
+        const float dn = dhj * (1.0f - zj) * (1.0f - nj * nj);
+        const float dz = dhj * (h[p + j] - nj) * (zj * (1.0f - zj));
+        const float dr = dn * grn[j] * (rj * (1.0f - rj));
+        dh_prev[p + j] = dhj * zj;
+        gi[j] = gr[j] = dr;
+        gi[units + j] = gr[units + j] = dz;
+        gi[2 * units + j] = dn;
+        gr[2 * units + j] = dn * rj;
+      }
+    });
+    return;
+  }
   float* dr = dgates;
   float* dz = dgates + plane;
   float* dn = dgates + 2 * plane;
