@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "fmt/format.h"
+#include "kernels/fast_math.h"
 #include "layer_util.h"
 #include "nnkit/error.h"
 #include "nnkit/kernels/elementwise.h"
@@ -68,6 +69,10 @@ void for_each_task(int64_t count, bool parallel, const Body& body) {
 struct CellActivations {
   Activation act, rec;
   float alpha, rec_alpha;
+
+  // Keras's and PyTorch's defaults (tanh, sigmoid gates), which the gate passes fuse into one
+  // loop (the general path makes seven passes over each row's gates and states).
+  bool fused() const { return act == Activation::tanh && rec == Activation::sigmoid; }
 };
 
 // One step's element-wise pass over [batch] rows: the gates from the pre-activations z (in place
@@ -83,6 +88,27 @@ void cell_forward(const CellActivations& a, int64_t batch, int64_t units, const 
     const int64_t len = std::min(kUnitBlock, units - j0);
     const float* zr = z + n * gates + j0;
     float* gr = gate + n * gates + j0;
+    const int64_t at = n * units + j0;
+    if (a.fused()) {
+      // z may be gate and c may be c_prev: each unit is read before it is written.
+#pragma omp simd
+      for (int64_t j = 0; j < len; ++j) {
+        const float i = detail::fast_sigmoid(zr[j]);
+        const float f = detail::fast_sigmoid(zr[units + j]);
+        const float g = detail::fast_tanh(zr[2 * units + j]);
+        const float o = detail::fast_sigmoid(zr[3 * units + j]);
+        gr[j] = i;
+        gr[units + j] = f;
+        gr[2 * units + j] = g;
+        gr[3 * units + j] = o;
+        const float cj = f * c_prev[at + j] + i * g;
+        const float ca = detail::fast_tanh(cj);
+        c[at + j] = cj;
+        c_act[at + j] = ca;
+        h[at + j] = o * ca;
+      }
+      return;
+    }
     // Gate blocks i, f, g, o of this row, units [j0, j0 + len).
     activation_forward(a.rec, a.rec_alpha, 1, len, zr, gr);
     activation_forward(a.rec, a.rec_alpha, 1, len, zr + units, gr + units);
@@ -92,7 +118,6 @@ void cell_forward(const CellActivations& a, int64_t batch, int64_t units, const 
     const float* f = gr + units;
     const float* g = gr + 2 * units;
     const float* o = gr + 3 * units;
-    const int64_t at = n * units + j0;
 #pragma omp simd
     for (int64_t j = 0; j < len; ++j) c[at + j] = f[j] * c_prev[at + j] + i[j] * g[j];
     activation_forward(a.act, a.alpha, 1, len, c + at, c_act + at);
@@ -429,6 +454,7 @@ void LSTM::gates_backward(int64_t s, int64_t n0, int64_t n1, bool parallel) {
   const int64_t rows = n1 - n0;
   const Activation act = activation_, rec = recurrent_activation_;
   const float alpha = alpha_, rec_alpha = recurrent_alpha_;
+  const bool fused = CellActivations{act, rec, alpha, rec_alpha}.fused();
 
   for_each_task(rows * blocks, parallel && rows * units >= kParallelThreshold, [&](int64_t task) {
     const int64_t n = task / blocks, j0 = (task % blocks) * kUnitBlock;
@@ -444,6 +470,21 @@ void LSTM::gates_backward(int64_t s, int64_t n0, int64_t n1, bool parallel) {
     float* dg = dgr + 2 * units;
     float* d_o = dgr + 3 * units;
     const int64_t at = n * units + j0;
+    if (fused) {
+      // The passes below in one: σ' = σ(1 − σ) and tanh' = 1 − tanh² from the kept outputs.
+#pragma omp simd
+      for (int64_t j = 0; j < len; ++j) {
+        const float ij = i[j], fj = f[j], gj = g[j], oj = o[j];
+        const float dhj = dh[at + j], ca = c_act[at + j];
+        const float dc_total = dc[at + j] + dhj * oj * (1.0f - ca * ca);
+        d_o[j] = dhj * ca * (oj * (1.0f - oj));
+        di[j] = dc_total * gj * (ij * (1.0f - ij));
+        df[j] = dc_total * c_prev[at + j] * (fj * (1.0f - fj));
+        dg[j] = dc_total * ij * (1.0f - gj * gj);
+        dc[at + j] = dc_total * fj;
+      }
+      return;
+    }
     // h = o ⊙ a(c): do = dh ⊙ a(c), and dh ⊙ o flows through a' into dc.
 #pragma omp simd
     for (int64_t j = 0; j < len; ++j) {
