@@ -58,12 +58,17 @@ class LSTM final : public Recurrent {
   std::string type() const override { return "LSTM"; }
   int state_count() const override { return 2; }  // h, c
   // "weight_ih" [4H, F], "weight_hh" [4H, H], then "bias_ih" [4H], "bias_hh" [4H] with use_bias.
+  // Whoever may write the weights asks for them here (optimizers, loaders), so this also marks
+  // step()'s packed copy of them stale.
   std::vector<Param*> params() override;
   nlohmann::json config() const override;
 
   // One step on the stream without the sequence machinery: no layout copies, no allocation
   // but the returned h, the state updated in place. Equal to forward() over the same steps
-  // (up to float rounding: the GEMMs' shapes differ).
+  // (up to float rounding: the GEMMs' shapes differ). At batch 1 it runs on a packed copy of
+  // the weights, made at the first step() of a stream (after reset_states()) and again after
+  // params() was called: a write through a Param* kept from an earlier params() call is seen
+  // by step() from the next reset_states() or params() call on.
   Tensor step(const Tensor& x_t) override;
 
   const LSTMOptions& options() const { return options_; }
@@ -90,6 +95,8 @@ class LSTM final : public Recurrent {
   // One step's element-wise pass backward: the pre-activation gate gradients dG at step s
   // from dh at step s and the carried dc (which it updates to dc at step s − 1).
   void gates_backward(int64_t s, int64_t n0, int64_t n1, bool parallel);
+  // Fills step_weights_, step_bias_ and step_input_'s size from the weights.
+  void pack_step_weights();
 
   LSTMOptions options_;
   Activation activation_, recurrent_activation_;
@@ -128,6 +135,12 @@ class LSTM final : public Recurrent {
   Tensor step_gates_, step_c_act_;
   // A batch-1 forward's copy of weight_hh packed for gemv_packed (kernels/gemv.h).
   PackedMatrix packed_weight_hh_;
+  // Batch-1 step(): [W_ih | W_hh] packed as one [4H, F + H] matrix, so that a step is one
+  // product over [x_t, h]; b_ih + b_hh; and the product's input [x_t, h]. Packed when
+  // step_weights_stale_ (see step()).
+  PackedMatrix step_weights_;
+  std::vector<float> step_bias_, step_input_;
+  bool step_weights_stale_ = true;
 };
 
 }  // namespace nnkit
