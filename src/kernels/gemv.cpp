@@ -1,6 +1,8 @@
 #include "nnkit/kernels/gemv.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <limits>
 
 #ifdef __AVX512F__
@@ -61,8 +63,14 @@ void store(float* y, __m512 v, __mmask16 mask, bool accumulate) {
 // y[16·NV] (lanes past `last` in the last vector excluded) = Σ_i x[i] · a[i, 0:16·NV]: the
 // broadcast-FMA form, no horizontal sums. Consecutive rows alternate between 2 accumulator
 // sets (4 for narrow blocks) so that 16 FMAs can wait on their loads from L2 at once.
-template <int NV>
-void axpy_rows(const float* a, int64_t lda, int64_t m, const float* x, float* y, __mmask16 last,
+// 16 elements of a float or half-precision row, widened to float; lanes outside mask are 0.
+inline __m512 load16(const float* p, __mmask16 mask) { return _mm512_maskz_loadu_ps(mask, p); }
+inline __m512 load16(const uint16_t* p, __mmask16 mask) {
+  return _mm512_maskz_cvtph_ps(0xFFFF, _mm256_maskz_loadu_epi16(mask, p));
+}
+
+template <int NV, typename T>
+void axpy_rows(const T* a, int64_t lda, int64_t m, const float* x, float* y, __mmask16 last,
                bool accumulate) {
   constexpr int kSets = NV >= 3 ? 2 : 4;
   __m512 acc[kSets][NV];
@@ -71,21 +79,19 @@ void axpy_rows(const float* a, int64_t lda, int64_t m, const float* x, float* y,
   int64_t i = 0;
   for (; i + kSets <= m; i += kSets) {
     for (int s = 0; s < kSets; ++s) {
-      const float* row = a + (i + s) * lda;
+      const T* row = a + (i + s) * lda;
       __m512 xb = _mm512_set1_ps(x[i + s]);
       for (int v = 0; v < NV - 1; ++v)
-        acc[s][v] = _mm512_fmadd_ps(_mm512_loadu_ps(row + 16 * v), xb, acc[s][v]);
-      acc[s][NV - 1] =
-          _mm512_fmadd_ps(_mm512_maskz_loadu_ps(last, row + 16 * (NV - 1)), xb, acc[s][NV - 1]);
+        acc[s][v] = _mm512_fmadd_ps(load16(row + 16 * v, 0xFFFF), xb, acc[s][v]);
+      acc[s][NV - 1] = _mm512_fmadd_ps(load16(row + 16 * (NV - 1), last), xb, acc[s][NV - 1]);
     }
   }
   for (; i < m; ++i) {
-    const float* row = a + i * lda;
+    const T* row = a + i * lda;
     __m512 xb = _mm512_set1_ps(x[i]);
     for (int v = 0; v < NV; ++v)
-      acc[0][v] = _mm512_fmadd_ps(
-          _mm512_maskz_loadu_ps(v == NV - 1 ? last : __mmask16{0xFFFF}, row + 16 * v), xb,
-          acc[0][v]);
+      acc[0][v] = _mm512_fmadd_ps(load16(row + 16 * v, v == NV - 1 ? last : __mmask16{0xFFFF}), xb,
+                                  acc[0][v]);
   }
   for (int s = 1; s < kSets; ++s)
     for (int v = 0; v < NV; ++v) acc[0][v] = _mm512_add_ps(acc[0][v], acc[s][v]);
@@ -94,25 +100,26 @@ void axpy_rows(const float* a, int64_t lda, int64_t m, const float* x, float* y,
 }
 
 // axpy_rows over a block of nv (1..8) vectors, the width known only at run time.
-void axpy_rows(int nv, const float* a, int64_t lda, int64_t m, const float* x, float* y,
-               __mmask16 last, bool accumulate) {
+template <typename T>
+void axpy_rows(int nv, const T* a, int64_t lda, int64_t m, const float* x, float* y, __mmask16 last,
+               bool accumulate) {
   switch (nv) {
     case 1:
-      return axpy_rows<1>(a, lda, m, x, y, last, accumulate);
+      return axpy_rows<1, T>(a, lda, m, x, y, last, accumulate);
     case 2:
-      return axpy_rows<2>(a, lda, m, x, y, last, accumulate);
+      return axpy_rows<2, T>(a, lda, m, x, y, last, accumulate);
     case 3:
-      return axpy_rows<3>(a, lda, m, x, y, last, accumulate);
+      return axpy_rows<3, T>(a, lda, m, x, y, last, accumulate);
     case 4:
-      return axpy_rows<4>(a, lda, m, x, y, last, accumulate);
+      return axpy_rows<4, T>(a, lda, m, x, y, last, accumulate);
     case 5:
-      return axpy_rows<5>(a, lda, m, x, y, last, accumulate);
+      return axpy_rows<5, T>(a, lda, m, x, y, last, accumulate);
     case 6:
-      return axpy_rows<6>(a, lda, m, x, y, last, accumulate);
+      return axpy_rows<6, T>(a, lda, m, x, y, last, accumulate);
     case 7:
-      return axpy_rows<7>(a, lda, m, x, y, last, accumulate);
+      return axpy_rows<7, T>(a, lda, m, x, y, last, accumulate);
     default:
-      return axpy_rows<8>(a, lda, m, x, y, last, accumulate);
+      return axpy_rows<8, T>(a, lda, m, x, y, last, accumulate);
   }
 }
 
@@ -282,6 +289,72 @@ void gemv_transposed_packed(const PackedMatrix& a, const float* x, float* y, boo
     }
   }
 #endif
+}
+
+uint16_t float_to_half(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  const auto sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
+  bits &= 0x7FFFFFFFu;
+  if (bits > 0x7F800000u) return sign | 0x7E00u;   // NaN stays NaN (quiet)
+  if (bits >= 0x477FF000u) return sign | 0x7C00u;  // from 65520 (halfway past 65504): infinity
+  if (bits < 0x38800000u) {
+    // Under 2⁻¹⁴: a multiple of 2⁻²⁴ (subnormal, or the smallest normal when it rounds up).
+    // The product is exact, and nearbyint rounds ties to even in the default rounding mode.
+    float magnitude;
+    std::memcpy(&magnitude, &bits, sizeof magnitude);
+    return sign | static_cast<uint16_t>(std::nearbyint(magnitude * 16777216.0f));
+  }
+  // Normal: the exponent rebiased (127 to 15), 13 significand bits rounded off, ties to even.
+  const uint32_t rebiased = bits - 0x38000000u;
+  return sign | static_cast<uint16_t>((rebiased + 0xFFFu + ((rebiased >> 13) & 1u)) >> 13);
+}
+
+float half_to_float(uint16_t half) {
+  const uint32_t sign = static_cast<uint32_t>(half & 0x8000u) << 16;
+  const uint32_t exponent = (half >> 10) & 0x1Fu, significand = half & 0x3FFu;
+  if (exponent == 0) {
+    const float magnitude = std::ldexp(static_cast<float>(significand), -24);
+    return sign ? -magnitude : magnitude;
+  }
+  const uint32_t bits =
+      sign | (exponent == 31 ? 0x7F800000u : (exponent + 112) << 23) | (significand << 13);
+  float value;
+  std::memcpy(&value, &bits, sizeof value);
+  return value;
+}
+
+void to_half(const PackedMatrix& packed, HalfPackedMatrix& half) {
+  half.rows = packed.rows;
+  half.cols = packed.cols;
+  half.data.resize(packed.data.size());
+  const std::size_t n = packed.data.size();
+  std::size_t i = 0;
+#ifdef __AVX512F__
+  for (; i + 16 <= n; i += 16)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(half.data.data() + i),
+                        _mm512_maskz_cvtps_ph(0xFFFF, _mm512_loadu_ps(packed.data.data() + i),
+                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#endif
+  for (; i < n; ++i) half.data[i] = float_to_half(packed.data[i]);
+}
+
+void gemv_packed_half(const HalfPackedMatrix& a, const float* x, float* y, bool accumulate) {
+  for (int64_t i0 = 0; i0 < a.rows; i0 += kPackedPanelRows) {
+    const int64_t width = panel_width(a.rows, i0), used = std::min(width, a.rows - i0);
+    const uint16_t* panel = a.data.data() + i0 * a.cols;
+#ifdef __AVX512F__
+    const int nv = static_cast<int>(width / 16);
+    axpy_rows(nv, panel, width, a.cols, x, y + i0, first_lanes(used - 16 * (nv - 1)), accumulate);
+#else
+    float* out = y + i0;
+    if (!accumulate) std::fill(out, out + used, 0.0f);
+    for (int64_t j = 0; j < a.cols; ++j) {
+      const float xj = x[j];
+      for (int64_t i = 0; i < used; ++i) out[i] += xj * half_to_float(panel[j * width + i]);
+    }
+#endif
+  }
 }
 
 }  // namespace nnkit

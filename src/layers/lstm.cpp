@@ -532,7 +532,11 @@ Tensor LSTM::step(const Tensor& x_t) {
     std::copy_n(x_t.data(), features_, step_input_.data());
     std::copy_n(h, units, step_input_.data() + features_);
     std::copy(step_bias_.begin(), step_bias_.end(), z);
-    gemv_packed(step_weights_, step_input_.data(), z, /*accumulate=*/true);
+    if (step_precision_ == StepPrecision::float16) {
+      gemv_packed_half(step_weights_half_, step_input_.data(), z, /*accumulate=*/true);
+    } else {
+      gemv_packed(step_weights_, step_input_.data(), z, /*accumulate=*/true);
+    }
     cell_forward(activations, batch, units, z, z, c, c, step_c_act_.data(), h, /*parallel=*/false);
   } else {
     // Z = b_ih + b_hh + x_t·W_ihᵀ + h·W_hhᵀ, then the gates in place; h and c are read before
@@ -566,7 +570,13 @@ void LSTM::pack_step_weights() {
   if (options_.use_bias)
     add(gates, bias_ih_.value.data(), bias_hh_.value.data(), step_bias_.data());
   step_input_.resize(width);
+  if (step_precision_ == StepPrecision::float16) to_half(step_weights_, step_weights_half_);
   step_weights_stale_ = false;
+}
+
+void LSTM::set_step_precision(StepPrecision precision) {
+  step_precision_ = precision;
+  step_weights_stale_ = true;
 }
 
 std::vector<Param*> LSTM::params() {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/cli_run.h"
+#include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
 namespace nnkit {
@@ -63,6 +64,20 @@ TEST(CliBench, StreamingAndOneModel) {
   ASSERT_EQ(j.at("results").size(), 1u);
   EXPECT_EQ(j["results"][0].at("kind"), "stream");
   EXPECT_EQ(j["results"][0].at("steps"), 1);
+}
+
+TEST(CliBench, HalfPrecisionStreamingIsAnLstmConfiguration) {
+  CliRun r = run_nnkit({"bench", "--json", "--config", "stream,stream16", "--steps-per-round", "3",
+                        "--rounds", "1"});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  std::vector<std::string> seen;
+  for (const auto& result : j.at("results"))
+    seen.push_back(fmt::format("{} {} {}", result.at("model").get<std::string>(),
+                               result.at("config").get<std::string>(),
+                               result.at("weights").get<std::string>()));
+  EXPECT_EQ(seen, (std::vector<std::string>{"lstm stream float32", "lstm stream16 float16",
+                                            "gru stream float32"}));
 }
 
 TEST(CliBench, UsageErrorsNameTheArgument) {

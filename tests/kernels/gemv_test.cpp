@@ -84,6 +84,47 @@ TEST_P(GemvMatchesReference, Packed) {
   expect_near_each(p, yt, yt_ref, true, accumulate);
 }
 
+// The half-precision product is the float one on the weights rounded to half precision (the
+// conversion the AVX-512 path uses in registers must round as float_to_half does).
+TEST_P(GemvMatchesReference, PackedHalf) {
+  auto [m, k, accumulate] = GetParam();
+  Problem p(m, k);
+  PackedMatrix packed;
+  pack_rows(p.a.data(), m, k, p.lda, packed);
+  HalfPackedMatrix half;
+  to_half(packed, half);
+  Problem rounded = p;
+  for (auto& v : rounded.a) v = half_to_float(float_to_half(v));
+  std::vector<float> y = p.y_rows, y_ref = p.y_rows;
+  gemv_packed_half(half, p.x_cols.data(), y.data(), accumulate);
+  gemv_reference(m, k, rounded.a.data(), p.lda, p.x_cols.data(), y_ref.data(), accumulate);
+  expect_near_each(rounded, y, y_ref, false, accumulate);
+}
+
+TEST(Gemv, HalfPrecisionRoundsToNearestEven) {
+  EXPECT_EQ(float_to_half(0.0f), 0x0000);
+  EXPECT_EQ(float_to_half(-0.0f), 0x8000);
+  EXPECT_EQ(float_to_half(1.0f), 0x3C00);
+  EXPECT_EQ(float_to_half(-2.5f), 0xC100);
+  EXPECT_EQ(float_to_half(65504.0f), 0x7BFF);
+  EXPECT_EQ(float_to_half(65519.0f), 0x7BFF);  // under halfway to 65536: the largest half
+  EXPECT_EQ(float_to_half(65520.0f), 0x7C00);  // halfway, ties to even: infinity
+  EXPECT_EQ(float_to_half(INFINITY), 0x7C00);
+  EXPECT_TRUE(std::isnan(half_to_float(float_to_half(NAN))));
+  // 1 + 2⁻¹¹ is halfway between 1 and 1 + 2⁻¹⁰: to the even one, 1; 1 + 3·2⁻¹¹ up to 1 + 2⁻⁹.
+  EXPECT_EQ(float_to_half(1.0f + 0x1p-11f), 0x3C00);
+  EXPECT_EQ(float_to_half(1.0f + 3 * 0x1p-11f), 0x3C02);
+  EXPECT_EQ(float_to_half(1.0f + 0x1p-11f + 0x1p-20f), 0x3C01);  // past halfway: up
+  // Subnormals: multiples of 2⁻²⁴; just under 2⁻¹⁴ rounds up to the smallest normal.
+  EXPECT_EQ(float_to_half(0x1p-24f), 0x0001);
+  EXPECT_EQ(float_to_half(0x1p-25f), 0x0000);  // halfway to 0: even
+  EXPECT_EQ(float_to_half(3 * 0x1p-25f), 0x0002);
+  EXPECT_EQ(float_to_half(0x1p-14f - 0x1p-30f), 0x0400);
+  for (uint16_t h : {0x0001, 0x03FF, 0x0400, 0x3C00, 0x7BFF, 0x8001, 0xC100, 0x7C00, 0xFC00})
+    EXPECT_EQ(float_to_half(half_to_float(h)), h) << h;
+  EXPECT_EQ(half_to_float(0x3555), 0.333251953125f);
+}
+
 // Awkward sizes on both sides, LSTM(128)'s recurrent [512, 128], GRU(128)'s [384, 128], an
 // input projection [512, 6], and sizes past one 128-row panel or 128-column block.
 INSTANTIATE_TEST_SUITE_P(GemvAwkwardSizes, GemvMatchesReference,

@@ -38,7 +38,8 @@ struct BenchConfig {
   std::string name = {};
   int64_t features = 0, units = 0, layers = 0, batch = 0, steps = 0;
   bool streaming = false;
-  bool hidden = false;  // not part of "all" (tiny: the CLI test's smoke run)
+  bool half_weights = false;  // LSTM only: step() on half-precision weights (StepPrecision)
+  bool hidden = false;        // not part of "all" (tiny: the CLI test's smoke run)
 };
 
 const std::vector<BenchConfig>& configs() {
@@ -54,6 +55,14 @@ const std::vector<BenchConfig>& configs() {
        .batch = 1,
        .steps = 1,
        .streaming = true},
+      {.name = "stream16",
+       .features = 6,
+       .units = 128,
+       .layers = 1,
+       .batch = 1,
+       .steps = 1,
+       .streaming = true,
+       .half_weights = true},
       {.name = "tiny",
        .features = 3,
        .units = 8,
@@ -145,6 +154,7 @@ BenchResult run_config(const BenchArgs& args, const std::string& model_name, con
     layer->build({c.steps, c.features}, rng);
     // Recurrent::step, the streaming API: one time step, the state carried from call to call.
     auto& recurrent = dynamic_cast<Recurrent&>(*layer);
+    if (c.half_weights) dynamic_cast<LSTM&>(*layer).set_step_precision(StepPrecision::float16);
     const Tensor x_t = random_tensor({c.batch, c.features}, data_rng);
     result.round_ms = time_rounds(args, result.steps_per_round, [&] { (void)recurrent.step(x_t); });
   } else {
@@ -168,6 +178,7 @@ nlohmann::json to_json(const BenchResult& r) {
   return {{"model", r.model},
           {"config", c.name},
           {"kind", c.streaming ? "stream" : "train"},
+          {"weights", c.half_weights ? "float16" : "float32"},
           {"input_features", c.features},
           {"units", c.units},
           {"layers", c.layers},
@@ -285,11 +296,12 @@ void run_bench(const BenchArgs& args) {
   nlohmann::json results = nlohmann::json::array();
   for (const std::string& model_name : models) {
     for (const BenchConfig& c : chosen) {
+      if (c.half_weights && model_name != "lstm") continue;  // an LSTM option
       BenchResult r = run_in_child(args, model_name, c);
       results.push_back(to_json(r));
       if (!args.json) {
         std::cout << fmt::format(
-            "{:<6} {:<10} {:>4} {:>4} {:>6} {:>5} {:>5} {:>10.3f} {:>9.1f} {:>9.1f}\n", model_name,
+            "{:<6} {:<10} {:>4} {:>4} {:>6} {:>5} {:>5} {:>10.4g} {:>9.1f} {:>9.1f}\n", model_name,
             c.name + (c.streaming ? "*" : ""), c.features, c.units, c.layers, c.batch, c.steps,
             r.ms_per_step, 1e3 / r.ms_per_step, r.peak_rss_mib);
         std::cout.flush();
@@ -309,7 +321,8 @@ void run_bench(const BenchArgs& args) {
   } else if (std::any_of(chosen.begin(), chosen.end(),
                          [](const BenchConfig& c) { return c.streaming; })) {
     std::cout << "\n* stream: one step() of the recurrent layer alone on x_t [1, I], the state "
-                 "carried from call to call (streaming inference).\n";
+                 "carried from call to call (streaming inference); stream16: the same on "
+                 "half-precision weights (LSTM only).\n";
   }
 }
 
@@ -323,8 +336,8 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--model", args->model, "lstm, gru or all (default all)")
       ->check(CLI::IsMember({"lstm", "gru", "all"}));
   cmd->add_option("--config", args->config,
-                  "reference, batch32, stacked, wide, stream, tiny or all (default all, which "
-                  "leaves out tiny); several separated by commas")
+                  "reference, batch32, stacked, wide, stream, stream16 (LSTM only), tiny or all "
+                  "(default all, which leaves out tiny); several separated by commas")
       ->delimiter(',');
   cmd->add_option("--steps-per-round", args->steps_per_round,
                   "Steps per timed round (default: as many as take about 0.2 s)")

@@ -83,4 +83,21 @@ void gemv_packed(const PackedMatrix& a, const float* x, float* y, bool accumulat
 // y[cols] = Aᵀ·x[rows] (+ y), A as packed by pack_rows(): the backward of gemv_packed().
 void gemv_transposed_packed(const PackedMatrix& a, const float* x, float* y, bool accumulate);
 
+// A packed matrix in IEEE half precision (binary16: 11-bit significand, largest 65504), the
+// same layout as PackedMatrix. A product over it reads half the bytes, and the bytes are what
+// a batch-1 step waits for; each weight is rounded by up to 2⁻¹¹ of itself, x and the sums
+// stay float. For inference only, when asked for (LSTM::set_step_precision).
+struct HalfPackedMatrix {
+  int64_t rows = 0, cols = 0;
+  std::vector<uint16_t, detail::CacheLineAllocator<uint16_t>> data;
+};
+// Round to nearest, ties to even; beyond ±65504 to infinity. Scalar, for tests and the builds
+// without AVX-512, where the product converts with these.
+uint16_t float_to_half(float value);
+float half_to_float(uint16_t half);
+// `half` = `packed` rounded to half precision; allocates only when `half` is smaller.
+void to_half(const PackedMatrix& packed, HalfPackedMatrix& half);
+// y[rows] = A·x[cols] (+ y) over the half-precision copy, accumulated in float.
+void gemv_packed_half(const HalfPackedMatrix& a, const float* x, float* y, bool accumulate);
+
 }  // namespace nnkit

@@ -44,6 +44,15 @@ struct LSTMOptions {
   float dropout = 0.0f;   // fraction of input features dropped in training, same for all steps
 };
 
+// The precision of the weights a batch-1 step() reads (LSTM::set_step_precision).
+enum class StepPrecision {
+  float32,  // the weights as trained: step() equals forward()
+  // IEEE half precision (each weight rounded by up to 2⁻¹¹ of itself; x, h, c and the sums
+  // stay float): half the bytes to read, which is what a batch-1 step waits for. The outputs
+  // move by about 1e-4 (README.md gives the measured difference).
+  float16,
+};
+
 // forward(), backward(), initial and final states ({h, c}, Keras's order), masks, stateful and
 // step() are Recurrent's; this class supplies the cell. x: [N, T, F] with any T -> [N, H], or
 // [N, T, H] with return_sequences.
@@ -70,6 +79,11 @@ class LSTM final : public Recurrent {
   // params() was called: a write through a Param* kept from an earlier params() call is seen
   // by step() from the next reset_states() or params() call on.
   Tensor step(const Tensor& x_t) override;
+  // Streaming inference with half-precision weights (see StepPrecision), for batch-1 step()
+  // on a build with AVX-512 (gemv_is_vectorized()); batches of more than one and every other
+  // method stay in float. A runtime choice, not part of config() or a saved model.
+  void set_step_precision(StepPrecision precision);
+  StepPrecision step_precision() const { return step_precision_; }
 
   const LSTMOptions& options() const { return options_; }
 
@@ -139,8 +153,10 @@ class LSTM final : public Recurrent {
   // product over [x_t, h]; b_ih + b_hh; and the product's input [x_t, h]. Packed when
   // step_weights_stale_ (see step()).
   PackedMatrix step_weights_;
+  HalfPackedMatrix step_weights_half_;  // step_weights_ rounded, with StepPrecision::float16
   std::vector<float> step_bias_, step_input_;
   bool step_weights_stale_ = true;
+  StepPrecision step_precision_ = StepPrecision::float32;
 };
 
 }  // namespace nnkit
