@@ -630,6 +630,55 @@ TEST(GRU, StepByStepEqualsTheWholeSequence) {
   EXPECT_THROW(gru.backward(y), ValueError);
 }
 
+// At batch 1 step() has its own path (packed weights kept across the stream), for the fused
+// default activations and the general ones, with and without biases.
+TEST(GRU, BatchOneStepsEqualTheWholeSequence) {
+  Rng rng(27);
+  for (const auto& [gate, bias] : {std::pair<std::string, bool>{"sigmoid", true},
+                                   {"hard_sigmoid", true},
+                                   {"sigmoid", false}}) {
+    SCOPED_TRACE(gate + (bias ? " with biases" : " without biases"));
+    GRU gru(
+        {.units = 21, .recurrent_activation = gate, .use_bias = bias, .return_sequences = true});
+    gru.build({6, 4}, rng);
+    if (bias) randomize_biases(gru, rng);
+    Tensor x = random_tensor({1, 6, 4}, rng);
+    Tensor y = gru.forward(x, Mode::Infer);
+    for (int round = 0; round < 2; ++round) {
+      for (int64_t t = 0; t < 6; ++t) {
+        SCOPED_TRACE(::testing::Message() << "round " << round << " step " << t);
+        expect_close(gru.step(steps_of(x, t, t + 1).reshaped({1, 4})), steps_of(y, t, t + 1));
+      }
+      gru.reset_states();
+    }
+  }
+}
+
+// Weights written through params() mid-stream are the ones the next step uses; a write
+// through a kept Param* shows from the next reset_states().
+TEST(GRU, StepUsesTheWeightsWrittenThroughParams) {
+  Rng rng(28);
+  GRU gru({.units = 9, .return_sequences = true});
+  gru.build({4, 3}, rng);
+  Tensor x = random_tensor({1, 4, 3}, rng);
+  auto x_at = [&](int64_t t) { return steps_of(x, t, t + 1).reshaped({1, 3}); };
+  gru.step(x_at(0));
+  gru.step(x_at(1));
+  const Tensor state = gru.stream_state()[0];
+  for (Param* p : gru.params()) {
+    for (int64_t i = 0; i < p->value.size(); ++i) p->value[i] = 0.5f * p->value[i] + 0.01f;
+  }
+  Tensor next = gru.step(x_at(2));
+  gru.set_initial_state({state});
+  expect_close(next, gru.forward(steps_of(x, 2, 3), Mode::Infer));
+  Param* weight_hh = gru.params()[1];
+  gru.step(x_at(3));
+  for (int64_t i = 0; i < weight_hh->value.size(); ++i) weight_hh->value[i] *= -1.0f;
+  gru.reset_states();
+  Tensor y = gru.forward(x, Mode::Infer);
+  for (int64_t t = 0; t < 4; ++t) expect_close(gru.step(x_at(t)), steps_of(y, t, t + 1));
+}
+
 TEST(GRU, DropoutDropsWholeInputFeaturesInTrainingOnly) {
   Rng rng(26);
   GRU gru({.units = 5, .return_sequences = true, .dropout = 0.5f});

@@ -16,6 +16,7 @@
 
 #include "nnkit/initializers.h"
 #include "nnkit/kernels/activations.h"
+#include "nnkit/kernels/gemv.h"
 #include "nnkit/layers/recurrent.h"
 
 namespace nnkit {
@@ -50,9 +51,16 @@ class GRU final : public Recurrent {
   std::string type() const override { return "GRU"; }
   int state_count() const override { return 1; }
   // "weight_ih" [3·units, features], "weight_hh" [3·units, units], then with use_bias
-  // "bias_ih" [3·units], "bias_hh" [3·units].
+  // "bias_ih" [3·units], "bias_hh" [3·units]. Whoever may write the weights asks for them here
+  // (optimizers, loaders), so this also marks step()'s packed copy of them stale.
   std::vector<Param*> params() override;
   nlohmann::json config() const override;
+
+  // Recurrent::step; at batch 1 without the sequence machinery, on packed copies of the
+  // weights made at the first step() of a stream (after reset_states()) and again after
+  // params() was called: a write through a Param* kept from an earlier params() call is seen
+  // by step() from the next reset_states() or params() call on.
+  Tensor step(const Tensor& x_t) override;
 
   const GRUOptions& options() const { return options_; }
 
@@ -119,6 +127,11 @@ class GRU final : public Recurrent {
   Tensor dx_;            // [steps, batch, features]: backward's input gradient, time-major
   Tensor weight_hh_t_;   // [units, 3·units]: W_hhᵀ for a forward's per-step GEMMs
   Tensor dweight_ih_t_, dweight_hh_t_;  // the weight gradients, transposed
+  // Batch-1 step(): W_ih and W_hh packed for gemv_packed (kernels/gemv.h) when
+  // step_weights_stale_ is false, and the step's projections, gates and new h.
+  PackedMatrix step_weight_ih_, step_weight_hh_;
+  std::vector<float> step_gin_, step_grec_, step_pre_, step_gates_, step_h_;
+  bool step_weights_stale_ = true;
 };
 
 }  // namespace nnkit
