@@ -699,7 +699,9 @@ def print_table(report):
 
 
 def print_rnn_table(rnn, machine):
-    ms = lambda v: "-" if v is None else (f"{v:.3f}" if v < 1 else f"{v:.2f}" if v < 100 else f"{v:.0f}")
+    # Three significant digits at least: a streaming step is a few microseconds (0.00xyz ms).
+    ms = lambda v: ("-" if v is None else f"{v:.5f}" if v < 0.01 else f"{v:.3f}" if v < 1
+                    else f"{v:.2f}" if v < 100 else f"{v:.0f}")
     lines = [("model", "config (I, H, layers, batch, T)", "nnkit ms", "torch (a)", "(b)", "(c)", "ratio")]
     for r in rnn["rows"]:
         shape = ", ".join(str(v) for v in r["shape"])
