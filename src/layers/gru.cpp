@@ -386,10 +386,20 @@ Tensor GRU::backward_sequence(const Tensor& dy, const std::vector<Tensor>& dfina
     std::copy_n(dy.data(), plane, dh_.data());
   }
   if (!dfinal.empty()) axpy(plane, 1.0f, dfinal[0].data(), dh_.data());
+  // The bias gradients are summed per sample over the steps while each step's rows are in
+  // cache (a pass over the whole [T·N, 3H] buffers after the loop cost 4% of a batch-32
+  // step), then over the samples in order: the same sums whatever the threads' shares.
+  const bool bias = options_.use_bias;
+  if (bias) {
+    detail::ensure_shape(dbias_rows_, {2, batch, width});
+    dbias_rows_.zero();
+  }
   // As forward: each thread its own rows [n0, n1) through every step (row_parts.h).
   const int parts = detail::row_parts(batch, batch * width * units, kThreadedStepMacs);
   detail::for_each_row_part(batch, parts, [&](int64_t n0, int64_t n1) {
     const int64_t rows = n1 - n0;
+    float* dbias_in = bias ? dbias_rows_.data() + n0 * width : nullptr;
+    float* dbias_rec = bias ? dbias_rows_.data() + (batch + n0) * width : nullptr;
     // dh_ and dh_prev_ trade places every step; each share swaps its own pointers.
     float* dh = dh_.data() + n0 * units;
     float* dh_prev = dh_prev_.data() + n0 * units;
@@ -410,6 +420,13 @@ Tensor GRU::backward_sequence(const Tensor& dy, const std::vector<Tensor>& dfina
         detail::zero_masked_rows(rows, width, mask, dgin);
         detail::zero_masked_rows(rows, width, mask, dgrec);
         detail::carry_masked_rows(rows, units, mask, dh, dh_prev);
+      }
+      if (bias) {  // a plain loop: axpy's parallel form would nest in this region
+#pragma omp simd
+        for (int64_t i = 0; i < rows * width; ++i) {
+          dbias_in[i] += dgin[i];
+          dbias_rec[i] += dgrec[i];
+        }
       }
       // Also at s = 0: dh_{−1} is the initial state's gradient.
       if (use_gemv(rows)) {
@@ -453,9 +470,11 @@ Tensor GRU::backward_sequence(const Tensor& dy, const std::vector<Tensor>& dfina
       add_transposed(units, width, dweight_hh_t_.data(), weight_hh_.grad.data());
     }
   }
-  if (options_.use_bias) {
-    sum_rows_into(steps * batch, width, dgin_.data(), bias_ih_.grad.data());
-    sum_rows_into(steps * batch, width, dgrec_.data(), bias_hh_.grad.data());
+  if (bias) {
+    for (int64_t n = 0; n < batch; ++n) {
+      axpy(width, 1.0f, dbias_rows_.data() + n * width, bias_ih_.grad.data());
+      axpy(width, 1.0f, dbias_rows_.data() + (batch + n) * width, bias_hh_.grad.data());
+    }
   }
   if (!input_gradient_needed_) return Tensor();
   // dX = dgin·W_ih, then back to batch-major and the input's time order.

@@ -125,6 +125,7 @@ class GRU final : public Recurrent {
   Tensor dgates_;        // [3, batch, units]: one step's gate gradients
   Tensor dh_, dh_prev_;  // [batch, units]: gradients with respect to h_s and h_{s−1}
   Tensor dx_;            // [steps, batch, features]: backward's input gradient, time-major
+  Tensor dbias_rows_;    // [2, batch, 3·units]: per sample, the input and recurrent bias sums
   Tensor weight_hh_t_;   // [units, 3·units]: W_hhᵀ for a forward's per-step GEMMs
   Tensor dweight_ih_t_, dweight_hh_t_;  // the weight gradients, transposed
   // Batch-1 step(): W_ih and W_hh packed for gemv_packed (kernels/gemv.h) when

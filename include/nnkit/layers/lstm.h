@@ -140,11 +140,12 @@ class LSTM final : public Recurrent {
   // [T + 1, N, H], index s + 1 is dL/dh_s: dy's part, then the recurrent part added at step
   // s + 1; index 0 is dL/dh_{-1}, the initial h's gradient.
   Tensor dh_;
-  Tensor dc_;        // [N, H] dL/dc carried backward through time
-  Tensor dc_act_;    // [N, H] scratch: dL/d activation(c)
-  Tensor dc_saved_;  // [N, H] masked rows' dc across a step's gate pass
-  Tensor dbias_;     // [4H] Σ of dgates_ rows, added into both biases' grads
-  Tensor dx_;        // [T, N, F]
+  Tensor dc_;          // [N, H] dL/dc carried backward through time
+  Tensor dc_act_;      // [N, H] scratch: dL/d activation(c)
+  Tensor dc_saved_;    // [N, H] masked rows' dc across a step's gate pass
+  Tensor dbias_;       // [4H] Σ of dgates_ rows, added into both biases' grads
+  Tensor dbias_rows_;  // [N, 4H] per sample, Σ over the steps of its dgates_ rows
+  Tensor dx_;          // [T, N, F]
   // step(): [N, 4H] pre-activations then gates, [N, H] activation(c).
   Tensor step_gates_, step_c_act_;
   // A batch-1 forward's copy of weight_hh packed for gemv_packed (kernels/gemv.h).
