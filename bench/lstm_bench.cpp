@@ -7,7 +7,9 @@
 #include <benchmark/benchmark.h>
 
 #include "bench_util.h"
+#include "nnkit/layers/dense.h"
 #include "nnkit/layers/lstm.h"
+#include "nnkit/model.h"
 
 namespace {
 
@@ -71,6 +73,21 @@ void BM_LSTMStep(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
+// The same step through the model a user streams with: the flagship forecaster (LSTM(128),
+// Dense(1)), Sequential::predict_step, the head included.
+void BM_ModelPredictStep(benchmark::State& state) {
+  nnkit::Sequential model({.input_shape = {64, 6}, .seed = 1});
+  model.add(nnkit::LSTM({.units = kUnits}));
+  model.add(nnkit::Dense({.units = 1}));
+  nnkit::Tensor x_t = random_tensor({1, 6}, 2);
+  for (auto _ : state) {
+    nnkit::Tensor y = model.predict_step(x_t);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["steps/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
 }  // namespace
 
 BENCHMARK(BM_LSTMTrainStep)
@@ -81,4 +98,5 @@ BENCHMARK(BM_LSTMTrainStep)
     ->UseRealTime();
 BENCHMARK(BM_LSTMInfer)->Args({1, 64, 6})->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_LSTMStep)->Args({1, 6})->Args({8, 6})->Unit(benchmark::kNanosecond)->UseRealTime();
+BENCHMARK(BM_ModelPredictStep)->Unit(benchmark::kNanosecond)->UseRealTime();
 BENCHMARK_MAIN();

@@ -5,6 +5,7 @@
 #include "nnkit/error.h"
 #include "nnkit/kernels/elementwise.h"
 #include "nnkit/kernels/gemm.h"
+#include "nnkit/kernels/gemv.h"
 #include "spec_reader.h"
 
 namespace nnkit {
@@ -74,8 +75,13 @@ Tensor Dense::forward(const Tensor& x, Mode mode) {
 
   // z = x·Wᵀ + b, the leading axes of x flattened into rows.
   Tensor z = Tensor::uninitialized(out);
-  gemm(Trans::No, Trans::Yes, rows, units, in_features_, 1.0f, x.data(), in_features_,
-       weight_.value.data(), in_features_, 0.0f, z.data(), units);
+  if (rows == 1 && gemv_is_vectorized()) {
+    // One sample (a streaming step's head): oneDNN's call costs more than the product.
+    gemv(units, in_features_, weight_.value.data(), in_features_, x.data(), z.data(), false);
+  } else {
+    gemm(Trans::No, Trans::Yes, rows, units, in_features_, 1.0f, x.data(), in_features_,
+         weight_.value.data(), in_features_, 0.0f, z.data(), units);
+  }
   if (options_.use_bias) add_row_vector(rows, units, bias_.value.data(), z.data());
 
   clear_cache();

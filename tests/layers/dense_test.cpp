@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "gradient_check.h"
 #include "nnkit/error.h"
@@ -35,6 +37,26 @@ TEST(Dense, ComputesXTimesWeightTransposedPlusBias) {
   Tensor y = dense.forward(Tensor({2, 2}, {1, -1, 0, 2}), Mode::Infer);
   ASSERT_EQ(y.shape(), (Shape{2, 3}));
   EXPECT_EQ(y.to_vector(), (std::vector<float>{-0.5f, -2.0f, -1.0f, 4.5f, 7.0f, 12.0f}));
+}
+
+// One sample takes the matrix-vector kernel (kernels/gemv.h) rather than the GEMM: the same
+// outputs as that sample within a batch, for widths past one 16-lane block and with a tail.
+TEST(Dense, OneSampleEqualsItsRowOfABatch) {
+  Rng rng(2);
+  for (const auto& [in, units] : {std::pair<int64_t, int64_t>{128, 1}, {37, 19}, {6, 40}}) {
+    Dense dense({.units = units, .activation = "tanh"});
+    dense.build({in}, rng);
+    Tensor batch = random_tensor({3, in}, rng);
+    Tensor all = dense.forward(batch, Mode::Infer);
+    for (int64_t n = 0; n < 3; ++n) {
+      Tensor one({1, in});
+      std::copy_n(batch.data() + n * in, in, one.data());
+      Tensor y = dense.forward(one, Mode::Infer);
+      ASSERT_EQ(y.shape(), (Shape{1, units}));
+      for (int64_t j = 0; j < units; ++j)
+        EXPECT_NEAR(y[j], all[n * units + j], 1e-6) << n << " " << j;
+    }
+  }
 }
 
 TEST(Dense, BackwardMatchesFiniteDifferences) {
