@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #ifdef __AVX512F__
 #include <immintrin.h>
@@ -125,6 +126,32 @@ void axpy_rows(int nv, const T* a, int64_t lda, int64_t m, const float* x, float
 
 #endif  // __AVX512F__
 
+// y[rows] = A·x[cols] (+ y) over a matrix packed by pack_rows(), its elements float or half.
+template <typename T>
+void packed_product(int64_t rows, int64_t cols, const T* data, const float* x, float* y,
+                    bool accumulate) {
+  for (int64_t i0 = 0; i0 < rows; i0 += kPackedPanelRows) {
+    const int64_t width = panel_width(rows, i0), used = std::min(width, rows - i0);
+    const T* panel = data + i0 * cols;
+#ifdef __AVX512F__
+    const int nv = static_cast<int>(width / 16);
+    axpy_rows(nv, panel, width, cols, x, y + i0, first_lanes(used - 16 * (nv - 1)), accumulate);
+#else
+    float* out = y + i0;
+    if (!accumulate) std::fill(out, out + used, 0.0f);
+    for (int64_t j = 0; j < cols; ++j) {
+      const float xj = x[j];
+      if constexpr (std::is_same_v<T, float>) {
+#pragma omp simd
+        for (int64_t i = 0; i < used; ++i) out[i] += xj * panel[j * width + i];
+      } else {
+        for (int64_t i = 0; i < used; ++i) out[i] += xj * half_to_float(panel[j * width + i]);
+      }
+    }
+#endif
+  }
+}
+
 }  // namespace
 
 bool gemv_is_vectorized() {
@@ -236,22 +263,7 @@ void pack_rows(const float* a, int64_t rows, int64_t cols, int64_t lda, PackedMa
 }
 
 void gemv_packed(const PackedMatrix& a, const float* x, float* y, bool accumulate) {
-  for (int64_t i0 = 0; i0 < a.rows; i0 += kPackedPanelRows) {
-    const int64_t width = panel_width(a.rows, i0), used = std::min(width, a.rows - i0);
-    const float* panel = a.data.data() + i0 * a.cols;
-#ifdef __AVX512F__
-    const int nv = static_cast<int>(width / 16);
-    axpy_rows(nv, panel, width, a.cols, x, y + i0, first_lanes(used - 16 * (nv - 1)), accumulate);
-#else
-    float* out = y + i0;
-    if (!accumulate) std::fill(out, out + used, 0.0f);
-    for (int64_t j = 0; j < a.cols; ++j) {
-      const float xj = x[j];
-#pragma omp simd
-      for (int64_t i = 0; i < used; ++i) out[i] += xj * panel[j * width + i];
-    }
-#endif
-  }
+  packed_product(a.rows, a.cols, a.data.data(), x, y, accumulate);
 }
 
 void gemv_transposed_packed(const PackedMatrix& a, const float* x, float* y, bool accumulate) {
@@ -340,21 +352,7 @@ void to_half(const PackedMatrix& packed, HalfPackedMatrix& half) {
 }
 
 void gemv_packed_half(const HalfPackedMatrix& a, const float* x, float* y, bool accumulate) {
-  for (int64_t i0 = 0; i0 < a.rows; i0 += kPackedPanelRows) {
-    const int64_t width = panel_width(a.rows, i0), used = std::min(width, a.rows - i0);
-    const uint16_t* panel = a.data.data() + i0 * a.cols;
-#ifdef __AVX512F__
-    const int nv = static_cast<int>(width / 16);
-    axpy_rows(nv, panel, width, a.cols, x, y + i0, first_lanes(used - 16 * (nv - 1)), accumulate);
-#else
-    float* out = y + i0;
-    if (!accumulate) std::fill(out, out + used, 0.0f);
-    for (int64_t j = 0; j < a.cols; ++j) {
-      const float xj = x[j];
-      for (int64_t i = 0; i < used; ++i) out[i] += xj * half_to_float(panel[j * width + i]);
-    }
-#endif
-  }
+  packed_product(a.rows, a.cols, a.data.data(), x, y, accumulate);
 }
 
 }  // namespace nnkit
