@@ -655,7 +655,7 @@ Tensor GRU::step(const Tensor& x_t) {
   if (!use_gemv(x_t.dim(0))) return Recurrent::step(x_t);
   // Batch 1: the step reads every weight once from L2 and that read is its cost, so it runs
   // the packed products on copies kept across the stream, with no layout copies (5 against
-  // 2.x µs a GRU(128) step through forward_sequence, bench/README.md).
+  // 1.8 µs a GRU(128) step through forward_sequence, bench/README.md).
   const int64_t units = args_.units, width = 3 * units;
   cached_ = false;  // as any inference forward: backward() needs a new forward(x, Train)
   const bool new_stream = stream_state_.empty();

@@ -545,7 +545,7 @@ Tensor LSTM::step(const Tensor& x_t) {
   if (use_gemv(batch)) {
     // One step reads every weight once, from L2 (256 KiB at LSTM(128)), and that read is the
     // step's cost: one packed product over [x_t, h] streams them at the cache's pace, where
-    // the weights as stored take two products with horizontal sums (3.9 against 2.x µs,
+    // the weights as stored take two products with horizontal sums (3.9 against 2.3 µs,
     // bench/README.md). Packing costs some ten steps, so it is kept across the stream.
     if (new_stream || step_weights_stale_) pack_step_weights();
     std::copy_n(x_t.data(), features_, step_input_.data());
