@@ -72,8 +72,36 @@ void BM_NnkitGemmShape(benchmark::State& state) {
                          benchmark::Counter::kIs1000);
 }
 
+// A recurrent layer's weight gradient over a whole sequence in its transposed form,
+// C[m, n] = Aᵀ·B with A [k, m] and B [k, n] (k = steps · batch): under oneDNN's own threads
+// (arg 3 = 0) or with C's columns split over the threads (1, gemm_split_columns).
+// Shapes: stacked's dW_ih of layer 1 (64), dW_hh (256), wide's dW_ih (256) and dW_hh (512).
+void BM_WeightGradient(benchmark::State& state) {
+  const int64_t m = state.range(0), n = state.range(1), k = state.range(2);
+  const bool split = state.range(3) != 0;
+  std::vector<float> a(k * m, 0.5f), b(k * n, 0.25f), c(m * n);
+  for (auto _ : state) {
+    if (split) {
+      nnkit::gemm_split_columns(nnkit::Trans::Yes, nnkit::Trans::No, m, n, k, 1.0f, a.data(), m,
+                                b.data(), n, 0.0f, c.data(), n);
+    } else {
+      nnkit::gemm(nnkit::Trans::Yes, nnkit::Trans::No, m, n, k, 1.0f, a.data(), m, b.data(), n,
+                  0.0f, c.data(), n);
+    }
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * m * n * k * state.iterations(), benchmark::Counter::kIsRate,
+                         benchmark::Counter::kIs1000);
+}
+
 }  // namespace
 
+BENCHMARK(BM_WeightGradient)
+    ->ArgsProduct({{64, 256}, {1024}, {6400}, {0, 1}})
+    ->ArgsProduct({{256, 512}, {2048}, {6400}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_NnkitGemmShape)
     ->Args({1, 512, 128})
     ->Args({32, 512, 128})

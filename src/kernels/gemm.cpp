@@ -38,6 +38,29 @@ void gemm(Trans trans_a, Trans trans_b, int64_t m, int64_t n, int64_t k, float a
   dnnl_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+void gemm_split_columns(Trans trans_a, Trans trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                        const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
+                        float* c, int64_t ldc) {
+  // Shares are whole multiples of 16 columns (one AVX-512 vector), at least 64 each.
+  constexpr int64_t kSplitFromMacs = int64_t{1} << 26, kColumnAlign = 16, kMinShare = 64;
+  const int threads = omp_get_max_threads();
+  if (threads < 2 || omp_in_parallel() || m * n * k < kSplitFromMacs || n < kMinShare * threads) {
+    gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  // Inside the region oneDNN runs each call on its calling thread alone (as in row_parts.h).
+#pragma omp parallel num_threads(threads)
+  {
+    // The team may be smaller than asked for: share by its actual size.
+    const int64_t team = omp_get_num_threads(), part = omp_get_thread_num();
+    const int64_t j0 = n * part / team / kColumnAlign * kColumnAlign;
+    const int64_t j1 = part + 1 == team ? n : n * (part + 1) / team / kColumnAlign * kColumnAlign;
+    // op(B)'s columns j0.. are B's columns (stored [k, n]) or its rows (stored [n, k]).
+    const float* b_share = trans_b == Trans::Yes ? b + j0 * ldb : b + j0;
+    gemm(trans_a, trans_b, m, j1 - j0, k, alpha, a, lda, b_share, ldb, beta, c + j0, ldc);
+  }
+}
+
 void gemm_reference(Trans trans_a, Trans trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                     const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                     int64_t ldc) {

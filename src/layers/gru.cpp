@@ -309,8 +309,8 @@ Tensor GRU::forward_sequence(const Tensor& x, const std::vector<Tensor>& initial
   detail::to_time_major(batch, steps, features_, args_.go_backwards, x.data(), x_.data());
 
   // Every step's input projection at once: gin = X·W_ihᵀ + b_ih, [steps·batch, 3·units].
-  gemm(Trans::No, Trans::Yes, steps * batch, width, features_, 1.0f, x_.data(), features_,
-       weight_ih_.value.data(), features_, 0.0f, gin_.data(), width);
+  gemm_split_columns(Trans::No, Trans::Yes, steps * batch, width, features_, 1.0f, x_.data(),
+                     features_, weight_ih_.value.data(), features_, 0.0f, gin_.data(), width);
   if (options_.use_bias) add_row_vector(steps * batch, width, bias_ih_.value.data(), gin_.data());
   const float* h0 = initial[0].data();
   std::copy_n(h0, plane, h_.data());  // h_{−1}
@@ -459,14 +459,14 @@ Tensor GRU::backward_sequence(const Tensor& dy, const std::vector<Tensor>& dfina
     }
   } else {
     detail::ensure_shape(dweight_ih_t_, {features_, width});
-    gemm(Trans::Yes, Trans::No, features_, width, steps * batch, 1.0f, x_.data(), features_,
-         dgin_.data(), width, 0.0f, dweight_ih_t_.data(), width);
+    gemm_split_columns(Trans::Yes, Trans::No, features_, width, steps * batch, 1.0f, x_.data(),
+                       features_, dgin_.data(), width, 0.0f, dweight_ih_t_.data(), width);
     add_transposed(features_, width, dweight_ih_t_.data(), weight_ih_.grad.data());
     if (steps > first) {
       detail::ensure_shape(dweight_hh_t_, {units, width});
-      gemm(Trans::Yes, Trans::No, units, width, (steps - first) * batch, 1.0f,
-           h_.data() + first * plane, units, dgrec_.data() + first * batch * width, width, 0.0f,
-           dweight_hh_t_.data(), width);
+      gemm_split_columns(Trans::Yes, Trans::No, units, width, (steps - first) * batch, 1.0f,
+                         h_.data() + first * plane, units, dgrec_.data() + first * batch * width,
+                         width, 0.0f, dweight_hh_t_.data(), width);
       add_transposed(units, width, dweight_hh_t_.data(), weight_hh_.grad.data());
     }
   }

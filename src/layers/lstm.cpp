@@ -234,8 +234,8 @@ Tensor LSTM::forward_sequence(const Tensor& x, const std::vector<Tensor>& initia
   std::copy_n(initial[1].data(), batch * units, c_.data());
   // Every step's input projection in one GEMM: Z[T·N, 4H] = X·W_ihᵀ + b_ih + b_hh.
   float* z = keep_preactivations_ ? preact_.data() : gates_.data();
-  gemm(Trans::No, Trans::Yes, steps * batch, gates, features_, 1.0f, x_.data(), features_,
-       weight_ih_.value.data(), features_, 0.0f, z, gates);
+  gemm_split_columns(Trans::No, Trans::Yes, steps * batch, gates, features_, 1.0f, x_.data(),
+                     features_, weight_ih_.value.data(), features_, 0.0f, z, gates);
   if (options_.use_bias) {
     add(gates, bias_ih_.value.data(), bias_hh_.value.data(), bias_.data());
     add_row_vector(steps * batch, gates, bias_.data(), z);
@@ -433,11 +433,11 @@ Tensor LSTM::backward_sequence(const Tensor& dy, const std::vector<Tensor>& dfin
     // (kernels/transpose.h).
     detail::ensure_shape(dweight_ih_t_, {features_, gates});
     detail::ensure_shape(dweight_hh_t_, {units, gates});
-    gemm(Trans::Yes, Trans::No, features_, gates, rows, 1.0f, x_.data(), features_, dgates_.data(),
-         gates, 0.0f, dweight_ih_t_.data(), gates);
+    gemm_split_columns(Trans::Yes, Trans::No, features_, gates, rows, 1.0f, x_.data(), features_,
+                       dgates_.data(), gates, 0.0f, dweight_ih_t_.data(), gates);
     add_transposed(features_, gates, dweight_ih_t_.data(), weight_ih_.grad.data());
-    gemm(Trans::Yes, Trans::No, units, gates, rows, 1.0f, h_.data(), units, dgates_.data(), gates,
-         0.0f, dweight_hh_t_.data(), gates);
+    gemm_split_columns(Trans::Yes, Trans::No, units, gates, rows, 1.0f, h_.data(), units,
+                       dgates_.data(), gates, 0.0f, dweight_hh_t_.data(), gates);
     add_transposed(units, gates, dweight_hh_t_.data(), weight_hh_.grad.data());
   }
   if (bias) {
