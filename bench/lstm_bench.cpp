@@ -3,11 +3,12 @@
 // 2·T·N·4H·(F + H) forward and twice that backward (the dx GEMM and the first step's
 // recurrent GEMM are small and are counted as if done). And inference alone at batch 1, the
 // flagship forecaster's prediction path, and the streaming step() that continues it one step
-// at a time.
+// at a time, for one stream or a batch of streams (GRU's step() too).
 #include <benchmark/benchmark.h>
 
 #include "bench_util.h"
 #include "nnkit/layers/dense.h"
+#include "nnkit/layers/gru.h"
 #include "nnkit/layers/lstm.h"
 #include "nnkit/model.h"
 
@@ -71,6 +72,25 @@ void BM_LSTMStep(benchmark::State& state) {
   }
   state.counters["steps/s"] =
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["streams/s"] = benchmark::Counter(static_cast<double>(state.iterations() * batch),
+                                                   benchmark::Counter::kIsRate);
+}
+
+// GRU(128)'s step(), the same way.
+void BM_GRUStep(benchmark::State& state) {
+  const int64_t batch = state.range(0), features = state.range(1);
+  nnkit::GRU gru({.units = kUnits});
+  nnkit::Rng rng(1);
+  gru.build({64, features}, rng);
+  nnkit::Tensor x_t = random_tensor({batch, features}, 2);
+  for (auto _ : state) {
+    nnkit::Tensor h = gru.step(x_t);
+    benchmark::DoNotOptimize(h.data());
+  }
+  state.counters["steps/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["streams/s"] = benchmark::Counter(static_cast<double>(state.iterations() * batch),
+                                                   benchmark::Counter::kIsRate);
 }
 
 // The same step through the model a user streams with: the flagship forecaster (LSTM(128),
@@ -97,6 +117,13 @@ BENCHMARK(BM_LSTMTrainStep)
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 BENCHMARK(BM_LSTMInfer)->Args({1, 64, 6})->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK(BM_LSTMStep)->Args({1, 6})->Args({8, 6})->Unit(benchmark::kNanosecond)->UseRealTime();
+BENCHMARK(BM_LSTMStep)
+    ->ArgsProduct({{1, 2, 8, 32, 64}, {6}})
+    ->Unit(benchmark::kNanosecond)
+    ->UseRealTime();
+BENCHMARK(BM_GRUStep)
+    ->ArgsProduct({{1, 2, 8, 32, 64}, {6}})
+    ->Unit(benchmark::kNanosecond)
+    ->UseRealTime();
 BENCHMARK(BM_ModelPredictStep)->Unit(benchmark::kNanosecond)->UseRealTime();
 BENCHMARK_MAIN();

@@ -30,6 +30,10 @@ constexpr int64_t kParallelThreshold = 1 << 15;
 // once per thread on the thread's own rows of the batch (row_parts.h); below it on the caller.
 // As LSTM's: at 128 units from batch 11.
 constexpr int64_t kThreadedStepMacs = 1 << 19;
+// A step() of a batch of streams splits its rows over the threads from this many multiply-adds
+// in its products (batch · 3H · (F + H)): at GRU(128) with 6 features 2 threads were slower
+// at batch 16 (17.4 against 15.0 µs), even at 32, and faster at 64 (50 against 56 µs).
+constexpr int64_t kThreadedStreamMacs = 1 << 21;
 // From this many rows (steps · batch) the weight gradients are computed transposed and added
 // transposed (kernels/transpose.h); below it the transposing add costs more than the faster GEMM
 // saves (batch 1, 64 steps, GRU(128): 0.37 ms a training step against 0.35).
@@ -652,36 +656,70 @@ Tensor GRU::backward_reference(const Tensor& x, const Tensor& dy, const Referenc
 
 Tensor GRU::step(const Tensor& x_t) {
   check_step_input(x_t);
-  if (!use_gemv(x_t.dim(0))) return Recurrent::step(x_t);
-  // Batch 1: the step reads every weight once from L2 and that read is its cost, so it runs
-  // the packed products on copies kept across the stream, with no layout copies: 1.8 µs a
-  // GRU(128) step, against 5 through forward_sequence (bench/README.md).
-  const int64_t units = args_.units, width = 3 * units;
+  const int64_t batch = x_t.dim(0), units = args_.units, width = 3 * units;
   cached_ = false;  // as any inference forward: backward() needs a new forward(x, Train)
   const bool new_stream = stream_state_.empty();
-  if (new_stream) stream_state_.assign(1, Tensor({1, units}));
+  if (new_stream) stream_state_.assign(1, Tensor({batch, units}));
+  // The weights' copies are made once per stream (and again after params()), never per step:
+  // at batch 1 the step reads every weight once from L2 and that read is its cost, so it runs
+  // packed products with no layout copies (1.8 µs a GRU(128) step, against 5 through
+  // forward_sequence, bench/README.md); a batch of streams runs two GEMMs on the weights kept
+  // transposed (oneDNN's fastest form, as in forward_sequence).
+  const bool packed = use_gemv(batch);
   if (new_stream || step_weights_stale_) {
-    pack_rows(weight_ih_.value.data(), width, features_, features_, step_weight_ih_);
-    pack_rows(weight_hh_.value.data(), width, units, units, step_weight_hh_);
-    for (auto* buffer : {&step_gin_, &step_grec_, &step_pre_, &step_gates_}) buffer->resize(width);
-    step_h_.resize(units);
+    if (packed) {
+      pack_rows(weight_ih_.value.data(), width, features_, features_, step_weight_ih_);
+      pack_rows(weight_hh_.value.data(), width, units, units, step_weight_hh_);
+    } else {
+      detail::ensure_shape(step_weight_ih_t_, {features_, width});
+      detail::ensure_shape(step_weight_hh_t_, {units, width});
+      transpose(width, features_, weight_ih_.value.data(), step_weight_ih_t_.data());
+      transpose(width, units, weight_hh_.value.data(), step_weight_hh_t_.data());
+    }
+    for (auto* buffer : {&step_gin_, &step_grec_, &step_pre_, &step_gates_})
+      buffer->resize(batch * width);
+    step_h_.resize(batch * units);
     step_weights_stale_ = false;
   }
   float* h = stream_state_[0].data();
   // gin = W_ih·x + b_ih and grec = W_hh·h + b_hh, apart: the reset gate scales grec's n block.
   const bool bias = options_.use_bias;
-  if (bias) {
-    std::copy_n(bias_ih_.value.data(), width, step_gin_.data());
-    std::copy_n(bias_hh_.value.data(), width, step_grec_.data());
-  }
-  gemv_packed(step_weight_ih_, x_t.data(), step_gin_.data(), /*accumulate=*/bias);
-  gemv_packed(step_weight_hh_, h, step_grec_.data(), /*accumulate=*/bias);
   const GateActivations f{activation_, alpha_, recurrent_activation_, recurrent_alpha_};
-  step_forward(f, 1, units, units, step_gin_.data(), step_grec_.data(), h, step_pre_.data(),
-               step_gates_.data(), step_h_.data(), /*parallel=*/false);
-  std::copy_n(step_h_.data(), units, h);
-  Tensor y = Tensor::uninitialized({1, units});
-  std::copy_n(h, units, y.data());
+  if (packed) {
+    if (bias) {
+      std::copy_n(bias_ih_.value.data(), width, step_gin_.data());
+      std::copy_n(bias_hh_.value.data(), width, step_grec_.data());
+    }
+    gemv_packed(step_weight_ih_, x_t.data(), step_gin_.data(), /*accumulate=*/bias);
+    gemv_packed(step_weight_hh_, h, step_grec_.data(), /*accumulate=*/bias);
+    step_forward(f, 1, units, units, step_gin_.data(), step_grec_.data(), h, step_pre_.data(),
+                 step_gates_.data(), step_h_.data(), /*parallel=*/false);
+  } else {
+    // Each thread its own rows when the products are large enough to pay for a parallel
+    // region; the gate planes stay [3, batch, units] whatever the rows' share.
+    const int64_t plane = batch * units;
+    const int parts =
+        detail::row_parts(batch, batch * width * (features_ + units), kThreadedStreamMacs);
+    detail::for_each_row_part(batch, parts, [&](int64_t n0, int64_t n1) {
+      const int64_t rows = n1 - n0;
+      float* gin = step_gin_.data() + n0 * width;
+      float* grec = step_grec_.data() + n0 * width;
+      for (int64_t n = 0; n < rows && bias; ++n) {
+        std::copy_n(bias_ih_.value.data(), width, gin + n * width);
+        std::copy_n(bias_hh_.value.data(), width, grec + n * width);
+      }
+      const float beta = bias ? 1.0f : 0.0f;
+      gemm(Trans::No, Trans::No, rows, width, features_, 1.0f, x_t.data() + n0 * features_,
+           features_, step_weight_ih_t_.data(), width, beta, gin, width);
+      gemm(Trans::No, Trans::No, rows, width, units, 1.0f, h + n0 * units, units,
+           step_weight_hh_t_.data(), width, beta, grec, width);
+      step_forward(f, rows, units, plane, gin, grec, h + n0 * units, step_pre_.data() + n0 * units,
+                   step_gates_.data() + n0 * units, step_h_.data() + n0 * units, parts == 1);
+    });
+  }
+  std::copy_n(step_h_.data(), batch * units, h);
+  Tensor y = Tensor::uninitialized({batch, units});
+  std::copy_n(h, batch * units, y.data());
   return y;
 }
 

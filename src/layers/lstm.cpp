@@ -126,6 +126,12 @@ void cell_forward(const CellActivations& a, int64_t batch, int64_t units, const 
   });
 }
 
+// A step() of a batch of streams splits its rows over the threads from this many multiply-adds
+// in its product (batch · 4H · (F + H)): one parallel region a step costs a few µs, so at
+// LSTM(128) with 6 features 2 threads were slower up to batch 16 (14.8 against 10.1 µs at 8)
+// and faster from 32 (32 against 41 µs).
+constexpr int64_t kThreadedStreamMacs = 1 << 21;
+
 // At batch 1 a step's products are matrix-vector products, where a library GEMM call costs
 // more than the arithmetic: the hand-written kernels of nnkit/kernels/gemv.h take them (when
 // built with AVX-512; bench/README.md has the figures).
@@ -137,16 +143,6 @@ constexpr int64_t kPackFromSteps = 16;
 // transposed (kernels/transpose.h); below it the transposing add costs more than the faster GEMM
 // saves (batch 1, 64 steps, LSTM(128): 0.46 ms a training step against 0.44).
 constexpr int64_t kTransposedGradientRows = 256;
-
-// y[n, :] += W·x[n, :] for each of `batch` rows, W [rows, cols] row-major: step()'s products.
-void multiply_add_transposed(int64_t batch, int64_t rows, int64_t cols, const float* x,
-                             const float* w, float* y) {
-  if (use_gemv(batch)) {
-    gemv(rows, cols, w, cols, x, y, /*accumulate=*/true);
-    return;
-  }
-  gemm(Trans::No, Trans::Yes, batch, rows, cols, 1.0f, x, cols, w, cols, 1.0f, y, rows);
-}
 
 // dst[n, :] = src[n, :] where mask[n] is 0 (a masked sample keeps its state), for [N, H] rows.
 void copy_masked_rows(int64_t batch, int64_t units, const float* mask, const float* src,
@@ -558,19 +554,26 @@ Tensor LSTM::step(const Tensor& x_t) {
     }
     cell_forward(activations, batch, units, z, z, c, c, step_c_act_.data(), h, /*parallel=*/false);
   } else {
-    // Z = b_ih + b_hh + x_t·W_ihᵀ + h·W_hhᵀ, then the gates in place; h and c are read before
-    // the cell pass overwrites them, so the state is updated where it lies.
-    for (int64_t n = 0; n < batch; ++n) {
-      if (options_.use_bias) {
-        add(gates, bias_ih_.value.data(), bias_hh_.value.data(), z + n * gates);
-      } else {
-        std::fill_n(z + n * gates, gates, 0.0f);
+    // Z = b_ih + b_hh + [x_t, h]·[W_ih | W_hh]ᵀ, one GEMM over the joined weights kept
+    // transposed across the stream (oneDNN's fastest form, as in forward_sequence), then the
+    // gates in place; h and c are read before the cell pass overwrites them. Each thread
+    // its own rows when the product is large enough to pay for a parallel region.
+    if (new_stream || step_weights_stale_) pack_step_weights();
+    const int64_t width = features_ + units;
+    step_input_.resize(batch * width);
+    const int parts = detail::row_parts(batch, batch * gates * width, kThreadedStreamMacs);
+    SingleThreadScope one_thread(batch * gates * width < kThreadedStreamMacs);
+    detail::for_each_row_part(batch, parts, [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n) {
+        std::copy_n(x_t.data() + n * features_, features_, step_input_.data() + n * width);
+        std::copy_n(h + n * units, units, step_input_.data() + n * width + features_);
+        std::copy(step_bias_.begin(), step_bias_.end(), z + n * gates);
       }
-    }
-    SingleThreadScope one_thread(batch * gates * units < kThreadedStepMacs);
-    multiply_add_transposed(batch, gates, features_, x_t.data(), weight_ih_.value.data(), z);
-    multiply_add_transposed(batch, gates, units, h, weight_hh_.value.data(), z);
-    cell_forward(activations, batch, units, z, z, c, c, step_c_act_.data(), h);
+      gemm(Trans::No, Trans::No, n1 - n0, gates, width, 1.0f, step_input_.data() + n0 * width,
+           width, step_weights_t_.data(), gates, 1.0f, z + n0 * gates, gates);
+      cell_forward(activations, n1 - n0, units, z + n0 * gates, z + n0 * gates, c + n0 * units,
+                   c + n0 * units, step_c_act_.data() + n0 * units, h + n0 * units, parts == 1);
+    });
   }
   Tensor y = Tensor::uninitialized({batch, units});
   std::copy_n(h, batch * units, y.data());
@@ -584,12 +587,18 @@ void LSTM::pack_step_weights() {
     std::copy_n(weight_ih_.value.data() + r * features_, features_, joined.data() + r * width);
     std::copy_n(weight_hh_.value.data() + r * units, units, joined.data() + r * width + features_);
   }
-  pack_rows(joined.data(), gates, width, width, step_weights_);
+  const int64_t batch = stream_state_[0].dim(0);
+  if (use_gemv(batch)) {
+    pack_rows(joined.data(), gates, width, width, step_weights_);
+    if (step_precision_ == StepPrecision::float16) to_half(step_weights_, step_weights_half_);
+  } else {
+    detail::ensure_shape(step_weights_t_, {width, gates});
+    transpose(gates, width, joined.data(), step_weights_t_.data());
+  }
   step_bias_.assign(gates, 0.0f);
   if (options_.use_bias)
     add(gates, bias_ih_.value.data(), bias_hh_.value.data(), step_bias_.data());
-  step_input_.resize(width);
-  if (step_precision_ == StepPrecision::float16) to_half(step_weights_, step_weights_half_);
+  step_input_.resize(batch * width);
   step_weights_stale_ = false;
 }
 

@@ -1021,10 +1021,13 @@ TEST(LSTM, StatefulCarriesTheStateUntilReset) {
 // step() over the steps of a sequence gives forward()'s outputs, up to the float rounding of
 // differently shaped GEMMs.
 TEST(LSTM, StepEqualsForwardOverTheSameSteps) {
+  const int before = num_threads();
+  set_num_threads(2);  // batches 13 and 16 of 200 and 300 units: rows split over 2 threads
   Rng rng(37);
   for (const auto& [batch, units, bias] : {std::tuple<int64_t, int64_t, bool>{1, 7, true},
                                            {3, 33, true},
                                            {2, 4, false},
+                                           {13, 200, true},
                                            {16, 300, true}}) {
     SCOPED_TRACE(fmt::format("batch={} units={} use_bias={}", batch, units, bias));
     const int64_t steps = 5, features = 6;
@@ -1055,43 +1058,51 @@ TEST(LSTM, StepEqualsForwardOverTheSameSteps) {
       EXPECT_TRUE(lstm.stream_state().empty());
     }
   }
+  set_num_threads(before);
 }
 
-// At batch 1 step() runs on a packed copy of the weights, kept across the stream: weights
-// written through params() (an optimizer step, a load) mid-stream are the ones the next step
-// uses, and a write through a kept Param* shows from the next reset_states().
+// step() runs on a copy of the weights kept across the stream (packed at batch 1, transposed
+// for a batch of streams): weights written through params() (an optimizer step, a load)
+// mid-stream are the ones the next step uses, and a write through a kept Param* shows from the
+// next reset_states().
 TEST(LSTM, StepUsesTheWeightsWrittenThroughParams) {
   Rng rng(39);
   const int64_t steps = 4, features = 3, units = 9;
-  LSTM lstm = make_lstm({.units = units, .return_sequences = true}, steps, features, rng);
-  Tensor x = random_tensor({1, steps, features}, rng);
-  auto x_at = [&](int64_t t) {
-    Tensor x_t({1, features});
-    std::copy_n(x.data() + t * features, features, x_t.data());
-    return x_t;
-  };
-  lstm.step(x_at(0));
-  lstm.step(x_at(1));
-  const std::vector<Tensor> state = lstm.stream_state();
-  for (Param* p : lstm.params()) {
-    for (int64_t i = 0; i < p->value.size(); ++i) p->value[i] = 0.5f * p->value[i] + 0.01f;
-  }
-  // The next step with the new weights from the carried state: forward() on that one step.
-  Tensor next = lstm.step(x_at(2));
-  lstm.set_initial_state({state[0], state[1]});
-  Tensor one_step({1, 1, features});
-  std::copy_n(x_at(2).data(), features, one_step.data());
-  Tensor expected = lstm.forward(one_step, Mode::Infer);
-  for (int64_t j = 0; j < units; ++j) EXPECT_NEAR(next[j], expected[j], 2e-6) << j;
-  // A Param* kept from before: its writes show from the next stream on.
-  Param* weight_hh = lstm.params()[1];
-  lstm.step(x_at(3));
-  for (int64_t i = 0; i < weight_hh->value.size(); ++i) weight_hh->value[i] *= -1.0f;
-  lstm.reset_states();
-  Tensor y = lstm.forward(x, Mode::Infer);
-  for (int64_t t = 0; t < steps; ++t) {
-    Tensor h = lstm.step(x_at(t));
-    for (int64_t j = 0; j < units; ++j) EXPECT_NEAR(h[j], y[t * units + j], 2e-6) << t << " " << j;
+  // Batch 1 (the packed copy) and a batch of streams (the transposed copy).
+  for (const int64_t batch : {1, 3}) {
+    SCOPED_TRACE(fmt::format("batch={}", batch));
+    LSTM lstm = make_lstm({.units = units, .return_sequences = true}, steps, features, rng);
+    Tensor x = random_tensor({batch, steps, features}, rng);
+    auto x_at = [&](int64_t t) {
+      Tensor x_t({batch, features});
+      for (int64_t n = 0; n < batch; ++n)
+        std::copy_n(x.data() + (n * steps + t) * features, features, x_t.data() + n * features);
+      return x_t;
+    };
+    lstm.step(x_at(0));
+    lstm.step(x_at(1));
+    const std::vector<Tensor> state = lstm.stream_state();
+    for (Param* p : lstm.params()) {
+      for (int64_t i = 0; i < p->value.size(); ++i) p->value[i] = 0.5f * p->value[i] + 0.01f;
+    }
+    // The next step with the new weights from the carried state: forward() on that one step.
+    Tensor next = lstm.step(x_at(2));
+    lstm.set_initial_state({state[0], state[1]});
+    Tensor expected = lstm.forward(x_at(2).reshaped({batch, 1, features}), Mode::Infer);
+    for (int64_t i = 0; i < batch * units; ++i) EXPECT_NEAR(next[i], expected[i], 2e-6) << i;
+    // A Param* kept from before: its writes show from the next stream on.
+    Param* weight_hh = lstm.params()[1];
+    lstm.step(x_at(3));
+    for (int64_t i = 0; i < weight_hh->value.size(); ++i) weight_hh->value[i] *= -1.0f;
+    lstm.reset_states();
+    Tensor y = lstm.forward(x, Mode::Infer);
+    for (int64_t t = 0; t < steps; ++t) {
+      Tensor h = lstm.step(x_at(t));
+      for (int64_t n = 0; n < batch; ++n) {
+        for (int64_t j = 0; j < units; ++j)
+          EXPECT_NEAR(h[n * units + j], y[(n * steps + t) * units + j], 2e-6) << t << " " << j;
+      }
+    }
   }
 }
 

@@ -56,8 +56,9 @@ class GRU final : public Recurrent {
   std::vector<Param*> params() override;
   nlohmann::json config() const override;
 
-  // Recurrent::step; at batch 1 without the sequence machinery, on packed copies of the
-  // weights made at the first step() of a stream (after reset_states()) and again after
+  // Recurrent::step, without the sequence machinery: on copies of the weights (at batch 1
+  // packed for matrix-vector products, for a batch of streams transposed for two GEMMs a
+  // step) made at the first step() of a stream (after reset_states()) and again after
   // params() was called: a write through a Param* kept from an earlier params() call is seen
   // by step() from the next reset_states() or params() call on.
   Tensor step(const Tensor& x_t) override;
@@ -128,9 +129,11 @@ class GRU final : public Recurrent {
   Tensor dbias_rows_;    // [2, batch, 3·units]: per sample, the input and recurrent bias sums
   Tensor weight_hh_t_;   // [units, 3·units]: W_hhᵀ for a forward's per-step GEMMs
   Tensor dweight_ih_t_, dweight_hh_t_;  // the weight gradients, transposed
-  // Batch-1 step(): W_ih and W_hh packed for gemv_packed (kernels/gemv.h) when
-  // step_weights_stale_ is false, and the step's projections, gates and new h.
+  // step(), kept across a stream while step_weights_stale_ is false: at batch 1 W_ih and W_hh
+  // packed for gemv_packed (kernels/gemv.h), for a batch of streams W_ihᵀ [F, 3H] and W_hhᵀ
+  // [H, 3H]; and the step's projections, gates (planar, [3, batch, units]) and new h.
   PackedMatrix step_weight_ih_, step_weight_hh_;
+  Tensor step_weight_ih_t_, step_weight_hh_t_;
   std::vector<float> step_gin_, step_grec_, step_pre_, step_gates_, step_h_;
   bool step_weights_stale_ = true;
 };

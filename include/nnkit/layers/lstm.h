@@ -74,8 +74,9 @@ class LSTM final : public Recurrent {
 
   // One step on the stream without the sequence machinery: no layout copies, no allocation
   // but the returned h, the state updated in place. Equal to forward() over the same steps
-  // (up to float rounding: the GEMMs' shapes differ). At batch 1 it runs on a packed copy of
-  // the weights, made at the first step() of a stream (after reset_states()) and again after
+  // (up to float rounding: the GEMMs' shapes differ). It runs on a copy of the weights (at
+  // batch 1 packed for a matrix-vector product, for a batch of streams [W_ih | W_hh]ᵀ for one
+  // GEMM a step), made at the first step() of a stream (after reset_states()) and again after
   // params() was called: a write through a Param* kept from an earlier params() call is seen
   // by step() from the next reset_states() or params() call on.
   Tensor step(const Tensor& x_t) override;
@@ -109,7 +110,8 @@ class LSTM final : public Recurrent {
   // One step's element-wise pass backward: the pre-activation gate gradients dG at step s
   // from dh at step s and the carried dc (which it updates to dc at step s − 1).
   void gates_backward(int64_t s, int64_t n0, int64_t n1, bool parallel);
-  // Fills step_weights_, step_bias_ and step_input_'s size from the weights.
+  // Fills step_weights_ (batch 1) or step_weights_t_, step_bias_ and step_input_'s size from
+  // the weights, for the stream's batch.
   void pack_step_weights();
 
   LSTMOptions options_;
@@ -155,7 +157,9 @@ class LSTM final : public Recurrent {
   // step_weights_stale_ (see step()).
   PackedMatrix step_weights_;
   HalfPackedMatrix step_weights_half_;  // step_weights_ rounded, with StepPrecision::float16
-  std::vector<float> step_bias_, step_input_;
+  // Batches of more than one stream: [W_ih | W_hh]ᵀ, [F + H, 4H], for one GEMM a step.
+  Tensor step_weights_t_;
+  std::vector<float> step_bias_, step_input_;  // step_input_: [N, F + H] rows [x_t, h]
   bool step_weights_stale_ = true;
   StepPrecision step_precision_ = StepPrecision::float32;
 };
