@@ -58,16 +58,17 @@ void BM_LSTMInfer(benchmark::State& state) {
                          benchmark::Counter::kIs1000);
 }
 
-// One step() of a stream: x_t [N, F] -> h [N, H], the state carried in the layer from step to
-// step (bounded: h in (−1, 1), and c settles under a constant input).
-void BM_LSTMStep(benchmark::State& state) {
+// One step() of N streams at once: x_t [N, F] -> h [N, H], the state carried in the layer
+// from step to step (bounded: h in (−1, 1), and c settles under a constant input).
+template <typename Layer>
+void step_streams(benchmark::State& state) {
   const int64_t batch = state.range(0), features = state.range(1);
-  nnkit::LSTM lstm({.units = kUnits});
+  Layer layer({.units = kUnits});
   nnkit::Rng rng(1);
-  lstm.build({64, features}, rng);
+  layer.build({64, features}, rng);
   nnkit::Tensor x_t = random_tensor({batch, features}, 2);
   for (auto _ : state) {
-    nnkit::Tensor h = lstm.step(x_t);
+    nnkit::Tensor h = layer.step(x_t);
     benchmark::DoNotOptimize(h.data());
   }
   state.counters["steps/s"] =
@@ -76,22 +77,8 @@ void BM_LSTMStep(benchmark::State& state) {
                                                    benchmark::Counter::kIsRate);
 }
 
-// GRU(128)'s step(), the same way.
-void BM_GRUStep(benchmark::State& state) {
-  const int64_t batch = state.range(0), features = state.range(1);
-  nnkit::GRU gru({.units = kUnits});
-  nnkit::Rng rng(1);
-  gru.build({64, features}, rng);
-  nnkit::Tensor x_t = random_tensor({batch, features}, 2);
-  for (auto _ : state) {
-    nnkit::Tensor h = gru.step(x_t);
-    benchmark::DoNotOptimize(h.data());
-  }
-  state.counters["steps/s"] =
-      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
-  state.counters["streams/s"] = benchmark::Counter(static_cast<double>(state.iterations() * batch),
-                                                   benchmark::Counter::kIsRate);
-}
+void BM_LSTMStep(benchmark::State& state) { step_streams<nnkit::LSTM>(state); }
+void BM_GRUStep(benchmark::State& state) { step_streams<nnkit::GRU>(state); }
 
 // The same step through the model a user streams with: the flagship forecaster (LSTM(128),
 // Dense(1)), Sequential::predict_step, the head included.
