@@ -559,8 +559,7 @@ Tensor LSTM::step(const Tensor& x_t) {
     // gates in place; h and c are read before the cell pass overwrites them. Each thread
     // its own rows when the product is large enough to pay for a parallel region.
     if (new_stream || step_weights_stale_) pack_step_weights();
-    const int64_t width = features_ + units;
-    step_input_.resize(batch * width);
+    const int64_t width = features_ + units;  // step_input_ is [batch, width] since the packing
     const int parts = detail::row_parts(batch, batch * gates * width, kThreadedStreamMacs);
     SingleThreadScope one_thread(batch * gates * width < kThreadedStreamMacs);
     detail::for_each_row_part(batch, parts, [&](int64_t n0, int64_t n1) {
