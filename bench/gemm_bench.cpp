@@ -2,8 +2,13 @@
 // reference loop (small sizes only), in GFLOP/s. Run with OMP_NUM_THREADS=2 for the
 // issue's 2-thread figures.
 #include <benchmark/benchmark.h>
+#include <omp.h>
 
 #include <vector>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "nnkit/kernels/gemm.h"
 #include "nnkit/random.h"
@@ -95,8 +100,43 @@ void BM_WeightGradient(benchmark::State& state) {
                          benchmark::Counter::kIs1000);
 }
 
+// The ceiling every GEMM figure above is read against: fused multiply-adds on registers only
+// (twelve independent 16-float accumulators, enough to keep both FMA pipes busy), on every
+// OpenMP thread at once. No memory, so no GEMM can pass it.
+void BM_FmaPeak(benchmark::State& state) {
+#if defined(__AVX512F__)
+  constexpr int64_t kIterations = 1 << 22;
+  constexpr int kAccumulators = 12;
+  const int threads = omp_get_max_threads();
+  std::vector<float> sums(threads);
+  for (auto _ : state) {
+#pragma omp parallel num_threads(threads)
+    {
+      __m512 acc[kAccumulators];
+      for (int j = 0; j < kAccumulators; ++j) acc[j] = _mm512_set1_ps(1.0f + 1e-7f * j);
+      const __m512 scale = _mm512_set1_ps(0.999999f), shift = _mm512_set1_ps(1e-7f);
+      for (int64_t i = 0; i < kIterations; ++i) {
+        for (int j = 0; j < kAccumulators; ++j) acc[j] = _mm512_fmadd_ps(acc[j], scale, shift);
+      }
+      __m512 total = acc[0];
+      for (int j = 1; j < kAccumulators; ++j) total = _mm512_add_ps(total, acc[j]);
+      float lanes[16];
+      _mm512_storeu_ps(lanes, total);
+      sums[omp_get_thread_num()] = lanes[0];
+    }
+    benchmark::DoNotOptimize(sums.data());
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * 16 * kAccumulators * kIterations * threads * state.iterations(),
+                         benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+#else
+  state.SkipWithError("built without AVX-512");
+#endif
+}
+
 }  // namespace
 
+BENCHMARK(BM_FmaPeak)->UseRealTime();
 BENCHMARK(BM_WeightGradient)
     ->ArgsProduct({{64, 256}, {1024}, {6400}, {0, 1}})
     ->ArgsProduct({{256, 512}, {2048}, {6400}, {0, 1}})
