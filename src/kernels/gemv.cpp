@@ -129,7 +129,7 @@ void axpy_rows(int nv, const T* a, int64_t lda, int64_t m, const float* x, float
 // y[rows] = A·x[cols] (+ y) over a matrix packed by pack_rows(), its elements float or half.
 template <typename T>
 void packed_product(int64_t rows, int64_t cols, const T* data, const float* x, float* y,
-                    bool accumulate) {
+                    bool accumulate, PanelDone panel_done) {
   for (int64_t i0 = 0; i0 < rows; i0 += kPackedPanelRows) {
     const int64_t width = panel_width(rows, i0), used = std::min(width, rows - i0);
     const T* panel = data + i0 * cols;
@@ -149,6 +149,7 @@ void packed_product(int64_t rows, int64_t cols, const T* data, const float* x, f
       }
     }
 #endif
+    if (panel_done.call) panel_done.call(panel_done.context, i0, used);
   }
 }
 
@@ -262,8 +263,9 @@ void pack_rows(const float* a, int64_t rows, int64_t cols, int64_t lda, PackedMa
   }
 }
 
-void gemv_packed(const PackedMatrix& a, const float* x, float* y, bool accumulate) {
-  packed_product(a.rows, a.cols, a.data.data(), x, y, accumulate);
+void gemv_packed(const PackedMatrix& a, const float* x, float* y, bool accumulate,
+                 PanelDone panel_done) {
+  packed_product(a.rows, a.cols, a.data.data(), x, y, accumulate, panel_done);
 }
 
 void gemv_transposed_packed(const PackedMatrix& a, const float* x, float* y, bool accumulate) {
@@ -351,8 +353,9 @@ void to_half(const PackedMatrix& packed, HalfPackedMatrix& half) {
   for (; i < n; ++i) half.data[i] = float_to_half(packed.data[i]);
 }
 
-void gemv_packed_half(const HalfPackedMatrix& a, const float* x, float* y, bool accumulate) {
-  packed_product(a.rows, a.cols, a.data.data(), x, y, accumulate);
+void gemv_packed_half(const HalfPackedMatrix& a, const float* x, float* y, bool accumulate,
+                      PanelDone panel_done) {
+  packed_product(a.rows, a.cols, a.data.data(), x, y, accumulate, panel_done);
 }
 
 }  // namespace nnkit

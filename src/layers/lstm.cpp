@@ -75,9 +75,48 @@ struct CellActivations {
   bool fused() const { return act == Activation::tanh && rec == Activation::sigmoid; }
 };
 
-// One step's element-wise pass over [batch] rows: the gates from the pre-activations z (in place
-// when z is gate), then c = f ⊙ c_prev + i ⊙ g and h = o ⊙ activation(c). c may alias c_prev.
-// parallel: split the rows over OpenMP threads when they are many enough to pay.
+// The element-wise pass of one row's units [0, len): the gates from the pre-activations z,
+// whose blocks i, f, g, o start `stride` apart (in place when z is gate), then
+// c = f ⊙ c_prev + i ⊙ g and h = o ⊙ activation(c). c may alias c_prev.
+void cell_block(const CellActivations& a, int64_t len, int64_t stride, const float* z, float* gate,
+                const float* c_prev, float* c, float* c_act, float* h) {
+  if (a.fused()) {
+    // z may be gate and c may be c_prev: each unit is read before it is written.
+#pragma omp simd
+    for (int64_t j = 0; j < len; ++j) {
+      const float i = detail::fast_sigmoid(z[j]);
+      const float f = detail::fast_sigmoid(z[stride + j]);
+      const float g = detail::fast_tanh(z[2 * stride + j]);
+      const float o = detail::fast_sigmoid(z[3 * stride + j]);
+      gate[j] = i;
+      gate[stride + j] = f;
+      gate[2 * stride + j] = g;
+      gate[3 * stride + j] = o;
+      const float cj = f * c_prev[j] + i * g;
+      const float ca = detail::fast_tanh(cj);
+      c[j] = cj;
+      c_act[j] = ca;
+      h[j] = o * ca;
+    }
+    return;
+  }
+  activation_forward(a.rec, a.rec_alpha, 1, len, z, gate);
+  activation_forward(a.rec, a.rec_alpha, 1, len, z + stride, gate + stride);
+  activation_forward(a.act, a.alpha, 1, len, z + 2 * stride, gate + 2 * stride);
+  activation_forward(a.rec, a.rec_alpha, 1, len, z + 3 * stride, gate + 3 * stride);
+  const float* i = gate;
+  const float* f = gate + stride;
+  const float* g = gate + 2 * stride;
+  const float* o = gate + 3 * stride;
+#pragma omp simd
+  for (int64_t j = 0; j < len; ++j) c[j] = f[j] * c_prev[j] + i[j] * g[j];
+  activation_forward(a.act, a.alpha, 1, len, c, c_act);
+#pragma omp simd
+  for (int64_t j = 0; j < len; ++j) h[j] = o[j] * c_act[j];
+}
+
+// One step's element-wise pass over [batch] rows of [4H] pre-activations z, by cell_block on
+// blocks of units. parallel: split the rows over OpenMP threads when they are many enough to pay.
 void cell_forward(const CellActivations& a, int64_t batch, int64_t units, const float* z,
                   float* gate, const float* c_prev, float* c, float* c_act, float* h,
                   bool parallel = true) {
@@ -85,44 +124,9 @@ void cell_forward(const CellActivations& a, int64_t batch, int64_t units, const 
   parallel = parallel && batch * units >= kParallelThreshold;
   for_each_task(batch * blocks, parallel, [&](int64_t task) {
     const int64_t n = task / blocks, j0 = (task % blocks) * kUnitBlock;
-    const int64_t len = std::min(kUnitBlock, units - j0);
-    const float* zr = z + n * gates + j0;
-    float* gr = gate + n * gates + j0;
-    const int64_t at = n * units + j0;
-    if (a.fused()) {
-      // z may be gate and c may be c_prev: each unit is read before it is written.
-#pragma omp simd
-      for (int64_t j = 0; j < len; ++j) {
-        const float i = detail::fast_sigmoid(zr[j]);
-        const float f = detail::fast_sigmoid(zr[units + j]);
-        const float g = detail::fast_tanh(zr[2 * units + j]);
-        const float o = detail::fast_sigmoid(zr[3 * units + j]);
-        gr[j] = i;
-        gr[units + j] = f;
-        gr[2 * units + j] = g;
-        gr[3 * units + j] = o;
-        const float cj = f * c_prev[at + j] + i * g;
-        const float ca = detail::fast_tanh(cj);
-        c[at + j] = cj;
-        c_act[at + j] = ca;
-        h[at + j] = o * ca;
-      }
-      return;
-    }
-    // Gate blocks i, f, g, o of this row, units [j0, j0 + len).
-    activation_forward(a.rec, a.rec_alpha, 1, len, zr, gr);
-    activation_forward(a.rec, a.rec_alpha, 1, len, zr + units, gr + units);
-    activation_forward(a.act, a.alpha, 1, len, zr + 2 * units, gr + 2 * units);
-    activation_forward(a.rec, a.rec_alpha, 1, len, zr + 3 * units, gr + 3 * units);
-    const float* i = gr;
-    const float* f = gr + units;
-    const float* g = gr + 2 * units;
-    const float* o = gr + 3 * units;
-#pragma omp simd
-    for (int64_t j = 0; j < len; ++j) c[at + j] = f[j] * c_prev[at + j] + i[j] * g[j];
-    activation_forward(a.act, a.alpha, 1, len, c + at, c_act + at);
-#pragma omp simd
-    for (int64_t j = 0; j < len; ++j) h[at + j] = o[j] * c_act[at + j];
+    const int64_t len = std::min(kUnitBlock, units - j0), at = n * units + j0;
+    cell_block(a, len, units, z + n * gates + j0, gate + n * gates + j0, c_prev + at, c + at,
+               c_act + at, h + at);
   });
 }
 
@@ -136,6 +140,12 @@ constexpr int64_t kThreadedStreamMacs = 1 << 21;
 // more than the arithmetic: the hand-written kernels of nnkit/kernels/gemv.h take them (when
 // built with AVX-512; bench/README.md has the figures).
 bool use_gemv(int64_t batch) { return batch == 1 && gemv_is_vectorized(); }
+// A batch-1 step() orders its packed weights in panels of the four gates of this many units
+// (pack_step_weights), padded to whole panels: step_gate_rows rows in all.
+constexpr int64_t kStepBlockUnits = kPackedPanelRows / 4;
+int64_t step_gate_rows(int64_t units) {
+  return (units + kStepBlockUnits - 1) / kStepBlockUnits * kPackedPanelRows;
+}
 // From this many steps a batch-1 forward packs W_hh for gemv_packed (13.5 µs at LSTM(128),
 // saving about 1 µs a step); shorter ones run gemv on W_hh as stored.
 constexpr int64_t kPackFromSteps = 16;
@@ -532,8 +542,8 @@ Tensor LSTM::step(const Tensor& x_t) {
   cached_ = false;  // as any inference forward: backward() needs a new forward(x, Train)
   const bool new_stream = stream_state_.empty();
   if (new_stream) stream_state_.assign(2, Tensor({batch, units}));
-  detail::ensure_shape(step_gates_, {batch, gates});
-  detail::ensure_shape(step_c_act_, {batch, units});
+  // The step's weights and buffers are made when a stream starts and after params().
+  if (new_stream || step_weights_stale_) pack_step_weights();
   float* z = step_gates_.data();
   float* h = stream_state_[0].data();
   float* c = stream_state_[1].data();
@@ -543,22 +553,30 @@ Tensor LSTM::step(const Tensor& x_t) {
     // step's cost: one packed product over [x_t, h] streams them at the cache's pace, where
     // the weights as stored take two products with horizontal sums (3.9 against 2.3 µs,
     // bench/README.md). Packing costs some ten steps, so it is kept across the stream.
-    if (new_stream || step_weights_stale_) pack_step_weights();
     std::copy_n(x_t.data(), features_, step_input_.data());
     std::copy_n(h, units, step_input_.data() + features_);
     std::copy(step_bias_.begin(), step_bias_.end(), z);
+    // Each panel of the packed weights holds the four gates of kStepBlockUnits units
+    // (pack_step_weights), so their cell pass runs as soon as the panel's rows are summed,
+    // while the next panel streams in: the core waits on L2 during the product, and the gates'
+    // arithmetic fills that wait instead of following it. h is written in place (the product
+    // reads its copy in step_input_).
+    auto cell_of_panel = [&](int64_t row0, int64_t) {
+      const int64_t u0 = row0 / 4, len = std::min(kStepBlockUnits, units - u0);
+      cell_block(activations, len, kStepBlockUnits, z + row0, z + row0, c + u0, c + u0,
+                 step_c_act_.data() + u0, h + u0);
+    };
+    const PanelDone panel_done = PanelDone::of(cell_of_panel);
     if (step_precision_ == StepPrecision::float16) {
-      gemv_packed_half(step_weights_half_, step_input_.data(), z, /*accumulate=*/true);
+      gemv_packed_half(step_weights_half_, step_input_.data(), z, /*accumulate=*/true, panel_done);
     } else {
-      gemv_packed(step_weights_, step_input_.data(), z, /*accumulate=*/true);
+      gemv_packed(step_weights_, step_input_.data(), z, /*accumulate=*/true, panel_done);
     }
-    cell_forward(activations, batch, units, z, z, c, c, step_c_act_.data(), h, /*parallel=*/false);
   } else {
     // Z = b_ih + b_hh + [x_t, h]·[W_ih | W_hh]ᵀ, one GEMM over the joined weights kept
     // transposed across the stream (oneDNN's fastest form, as in forward_sequence), then the
     // gates in place; h and c are read before the cell pass overwrites them. Each thread
     // its own rows when the product is large enough to pay for a parallel region.
-    if (new_stream || step_weights_stale_) pack_step_weights();
     const int64_t width = features_ + units;  // step_input_ is [batch, width] since the packing
     const int parts = detail::row_parts(batch, batch * gates * width, kThreadedStreamMacs);
     SingleThreadScope one_thread(batch * gates * width < kThreadedStreamMacs);
@@ -581,23 +599,40 @@ Tensor LSTM::step(const Tensor& x_t) {
 
 void LSTM::pack_step_weights() {
   const int64_t units = args_.units, gates = 4 * units, width = features_ + units;
-  std::vector<float> joined(gates * width);
-  for (int64_t r = 0; r < gates; ++r) {
-    std::copy_n(weight_ih_.value.data() + r * features_, features_, joined.data() + r * width);
-    std::copy_n(weight_hh_.value.data() + r * units, units, joined.data() + r * width + features_);
-  }
   const int64_t batch = stream_state_[0].dim(0);
+  std::vector<float> bias(gates, 0.0f);
+  if (options_.use_bias) add(gates, bias_ih_.value.data(), bias_hh_.value.data(), bias.data());
+  // Row r of [W_ih | W_hh] (and of the bias) goes to row to_row(r) of the joined matrix.
+  const auto join = [&](int64_t rows, auto to_row) {
+    std::vector<float> joined(rows * width, 0.0f);
+    step_bias_.assign(rows, 0.0f);
+    for (int64_t r = 0; r < gates; ++r) {
+      float* row = joined.data() + to_row(r) * width;
+      std::copy_n(weight_ih_.value.data() + r * features_, features_, row);
+      std::copy_n(weight_hh_.value.data() + r * units, units, row + features_);
+      step_bias_[to_row(r)] = bias[r];
+    }
+    return joined;
+  };
   if (use_gemv(batch)) {
-    pack_rows(joined.data(), gates, width, width, step_weights_);
+    // Panel b (kPackedPanelRows rows) holds gates i, f, g, o of units [b·kStepBlockUnits, ...)
+    // one after another, zero rows past the last unit, for step()'s cell pass per panel.
+    const std::vector<float> joined = join(step_gate_rows(units), [units](int64_t r) {
+      const int64_t gate = r / units, unit = r % units;
+      return unit / kStepBlockUnits * kPackedPanelRows + gate * kStepBlockUnits +
+             unit % kStepBlockUnits;
+    });
+    pack_rows(joined.data(), step_gate_rows(units), width, width, step_weights_);
     if (step_precision_ == StepPrecision::float16) to_half(step_weights_, step_weights_half_);
   } else {
+    const std::vector<float> joined = join(gates, [](int64_t r) { return r; });
     detail::ensure_shape(step_weights_t_, {width, gates});
     transpose(gates, width, joined.data(), step_weights_t_.data());
   }
-  step_bias_.assign(gates, 0.0f);
-  if (options_.use_bias)
-    add(gates, bias_ih_.value.data(), bias_hh_.value.data(), step_bias_.data());
   step_input_.resize(batch * width);
+  // At batch 1 the gates are in the panel order above, padded to whole panels.
+  detail::ensure_shape(step_gates_, {batch, use_gemv(batch) ? step_gate_rows(units) : gates});
+  detail::ensure_shape(step_c_act_, {batch, units});
   step_weights_stale_ = false;
 }
 

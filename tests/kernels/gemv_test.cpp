@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "nnkit/random.h"
@@ -148,6 +149,40 @@ TEST(Gemv, OverwritesGarbageWhenNotAccumulating) {
   gemv_transposed(17, 3, p.a.data(), p.lda, p.x_rows.data(), yt.data(), false);
   gemv_transposed_reference(17, 3, p.a.data(), p.lda, p.x_rows.data(), yt_ref.data(), false);
   expect_near_each(p, yt, yt_ref, true, false);
+}
+
+// PanelDone is called after each panel, in order, with the panel's rows; at that call those
+// rows of y are final and no later row has been written yet (float and half products).
+TEST(Gemv, PanelDoneSeesEachPanelFinishedAndNothingAfterIt) {
+  const int64_t m = 2 * kPackedPanelRows + 44, k = 19;  // a last panel of 44 rows (48 wide)
+  Problem p(m, k);
+  PackedMatrix packed;
+  pack_rows(p.a.data(), m, k, p.lda, packed);
+  HalfPackedMatrix half;
+  to_half(packed, half);
+  Problem rounded = p;
+  for (auto& v : rounded.a) v = half_to_float(float_to_half(v));
+  for (const bool use_half : {false, true}) {
+    SCOPED_TRACE(use_half ? "half" : "float");
+    const Problem& reference_problem = use_half ? rounded : p;
+    std::vector<float> y(m, NAN), y_ref(m);
+    gemv_reference(m, k, reference_problem.a.data(), p.lda, p.x_cols.data(), y_ref.data(), false);
+    std::vector<std::pair<int64_t, int64_t>> calls;
+    auto check = [&](int64_t row0, int64_t rows) {
+      calls.emplace_back(row0, rows);
+      for (int64_t i = row0; i < row0 + rows; ++i)
+        EXPECT_NEAR(y[i], y_ref[i], reference_problem.tolerance(i, false, false)) << i;
+      for (int64_t i = row0 + rows; i < m; ++i) EXPECT_TRUE(std::isnan(y[i])) << i;
+    };
+    if (use_half) {
+      gemv_packed_half(half, p.x_cols.data(), y.data(), false, PanelDone::of(check));
+    } else {
+      gemv_packed(packed, p.x_cols.data(), y.data(), false, PanelDone::of(check));
+    }
+    EXPECT_EQ(calls, (std::vector<std::pair<int64_t, int64_t>>{{0, kPackedPanelRows},
+                                                               {kPackedPanelRows, kPackedPanelRows},
+                                                               {2 * kPackedPanelRows, 44}}));
+  }
 }
 
 TEST(Gemv, WritesNothingPastTheOutput) {

@@ -1024,15 +1024,29 @@ TEST(LSTM, StepEqualsForwardOverTheSameSteps) {
   const int before = num_threads();
   set_num_threads(2);  // batches 13 and 16 of 200 and 300 units: rows split over 2 threads
   Rng rng(37);
-  for (const auto& [batch, units, bias] : {std::tuple<int64_t, int64_t, bool>{1, 7, true},
-                                           {3, 33, true},
-                                           {2, 4, false},
-                                           {13, 200, true},
-                                           {16, 300, true}}) {
-    SCOPED_TRACE(fmt::format("batch={} units={} use_bias={}", batch, units, bias));
+  // Batch 1 runs each 32 units' cell pass as their panel of the product ends: one partial
+  // block (7), two blocks with a padded one (45), four whole ones (128), and the general
+  // (not fused) activations.
+  for (const auto& [batch, units, bias, activation] :
+       {std::tuple<int64_t, int64_t, bool, std::string>{1, 7, true, "tanh"},
+        {1, 45, true, "tanh"},
+        {1, 128, false, "tanh"},
+        {1, 45, true, "relu"},
+        {3, 33, true, "tanh"},
+        {2, 4, false, "tanh"},
+        {3, 33, true, "elu"},
+        {13, 200, true, "tanh"},
+        {16, 300, true, "tanh"}}) {
+    SCOPED_TRACE(
+        fmt::format("batch={} units={} use_bias={} activation={}", batch, units, bias, activation));
     const int64_t steps = 5, features = 6;
-    LSTM lstm = make_lstm({.units = units, .use_bias = bias, .return_sequences = true}, steps,
-                          features, rng);
+    LSTM lstm =
+        make_lstm({.units = units,
+                   .activation = activation,
+                   .recurrent_activation = activation == "tanh" ? "sigmoid" : "hard_sigmoid",
+                   .use_bias = bias,
+                   .return_sequences = true},
+                  steps, features, rng);
     Tensor x = random_tensor({batch, steps, features}, rng);
     Tensor y = lstm.forward(x, Mode::Infer);
     for (int round = 0; round < 2; ++round) {  // again after reset_states()

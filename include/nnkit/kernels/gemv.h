@@ -78,8 +78,24 @@ struct PackedMatrix {
 // loop; the packed copy stays valid for that forward's backward.
 void pack_rows(const float* a, int64_t rows, int64_t cols, int64_t lda, PackedMatrix& packed);
 
-// y[rows] = A·x[cols] (+ y), A as packed by pack_rows().
-void gemv_packed(const PackedMatrix& a, const float* x, float* y, bool accumulate);
+// Called by a packed product after each panel, with the panel's first row and row count, once
+// those rows of y are final: the caller can consume them (an LSTM step runs its gates there)
+// while the next panel streams in from L2, instead of in a pass after the whole product.
+// A plain function and a context pointer: nothing allocated per call.
+struct PanelDone {
+  void (*call)(void* context, int64_t row0, int64_t rows) = nullptr;
+  void* context = nullptr;
+
+  // A PanelDone that calls f(row0, rows); f must outlive the product.
+  template <typename F>
+  static PanelDone of(F& f) {
+    return {[](void* c, int64_t row0, int64_t rows) { (*static_cast<F*>(c))(row0, rows); }, &f};
+  }
+};
+
+// y[rows] = A·x[cols] (+ y), A as packed by pack_rows(); panel_done (if set) after each panel.
+void gemv_packed(const PackedMatrix& a, const float* x, float* y, bool accumulate,
+                 PanelDone panel_done = {});
 // y[cols] = Aᵀ·x[rows] (+ y), A as packed by pack_rows(): the backward of gemv_packed().
 void gemv_transposed_packed(const PackedMatrix& a, const float* x, float* y, bool accumulate);
 
@@ -97,7 +113,9 @@ uint16_t float_to_half(float value);
 float half_to_float(uint16_t half);
 // `half` = `packed` rounded to half precision; allocates only when `half` is smaller.
 void to_half(const PackedMatrix& packed, HalfPackedMatrix& half);
-// y[rows] = A·x[cols] (+ y) over the half-precision copy, accumulated in float.
-void gemv_packed_half(const HalfPackedMatrix& a, const float* x, float* y, bool accumulate);
+// y[rows] = A·x[cols] (+ y) over the half-precision copy, accumulated in float; panel_done as
+// gemv_packed's.
+void gemv_packed_half(const HalfPackedMatrix& a, const float* x, float* y, bool accumulate,
+                      PanelDone panel_done = {});
 
 }  // namespace nnkit

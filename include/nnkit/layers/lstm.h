@@ -110,8 +110,8 @@ class LSTM final : public Recurrent {
   // One step's element-wise pass backward: the pre-activation gate gradients dG at step s
   // from dh at step s and the carried dc (which it updates to dc at step s − 1).
   void gates_backward(int64_t s, int64_t n0, int64_t n1, bool parallel);
-  // Fills step_weights_ (batch 1) or step_weights_t_, step_bias_ and step_input_'s size from
-  // the weights, for the stream's batch.
+  // Fills step_weights_ (batch 1) or step_weights_t_, and step_bias_, from the weights, and
+  // sizes step_input_, step_gates_ and step_c_act_ for the stream's batch.
   void pack_step_weights();
 
   LSTMOptions options_;
@@ -148,13 +148,15 @@ class LSTM final : public Recurrent {
   Tensor dbias_;       // [4H] Σ of dgates_ rows, added into both biases' grads
   Tensor dbias_rows_;  // [N, 4H] per sample, Σ over the steps of its dgates_ rows
   Tensor dx_;          // [T, N, F]
-  // step(): [N, 4H] pre-activations then gates, [N, H] activation(c).
+  // step(): [N, 4H] pre-activations then gates (at batch 1 in step_weights_'s row order, padded
+  // to whole panels), [N, H] activation(c).
   Tensor step_gates_, step_c_act_;
   // A batch-1 forward's copy of weight_hh packed for gemv_packed (kernels/gemv.h).
   PackedMatrix packed_weight_hh_;
-  // Batch-1 step(): [W_ih | W_hh] packed as one [4H, F + H] matrix, so that a step is one
-  // product over [x_t, h]; b_ih + b_hh; and the product's input [x_t, h]. Packed when
-  // step_weights_stale_ (see step()).
+  // Batch-1 step(): [W_ih | W_hh] packed as one matrix, so that a step is one product over
+  // [x_t, h], its rows reordered so that each panel holds the four gates of a block of units
+  // (pack_step_weights); b_ih + b_hh in the same order; and the product's input [x_t, h].
+  // Packed when step_weights_stale_ (see step()).
   PackedMatrix step_weights_;
   HalfPackedMatrix step_weights_half_;  // step_weights_ rounded, with StepPrecision::float16
   // Batches of more than one stream: [W_ih | W_hh]ᵀ, [F + H, 4H], for one GEMM a step.
