@@ -704,9 +704,11 @@ Tensor GRU::step(const Tensor& x_t) {
       const int64_t rows = n1 - n0;
       float* gin = step_gin_.data() + n0 * width;
       float* grec = step_grec_.data() + n0 * width;
-      for (int64_t n = 0; n < rows && bias; ++n) {
-        std::copy_n(bias_ih_.value.data(), width, gin + n * width);
-        std::copy_n(bias_hh_.value.data(), width, grec + n * width);
+      if (bias) {  // the products add to the biases (beta 1) or overwrite (beta 0)
+        for (int64_t n = 0; n < rows; ++n) {
+          std::copy_n(bias_ih_.value.data(), width, gin + n * width);
+          std::copy_n(bias_hh_.value.data(), width, grec + n * width);
+        }
       }
       const float beta = bias ? 1.0f : 0.0f;
       gemm(Trans::No, Trans::No, rows, width, features_, 1.0f, x_t.data() + n0 * features_,
