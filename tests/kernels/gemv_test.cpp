@@ -53,6 +53,18 @@ void expect_near_each(const Problem& p, const std::vector<float>& fast,
         << "output " << i;
 }
 
+// p's matrix packed, its half-precision copy, and p with the matrix rounded as that copy is.
+struct Packings {
+  explicit Packings(const Problem& p) : rounded(p) {
+    pack_rows(p.a.data(), p.m, p.k, p.lda, packed);
+    to_half(packed, half);
+    for (auto& v : rounded.a) v = half_to_float(float_to_half(v));
+  }
+  PackedMatrix packed;
+  HalfPackedMatrix half;
+  Problem rounded;
+};
+
 class GemvMatchesReference : public ::testing::TestWithParam<std::tuple<int, int, bool>> {};
 
 TEST_P(GemvMatchesReference, AsStored) {
@@ -90,14 +102,10 @@ TEST_P(GemvMatchesReference, Packed) {
 TEST_P(GemvMatchesReference, PackedHalf) {
   auto [m, k, accumulate] = GetParam();
   Problem p(m, k);
-  PackedMatrix packed;
-  pack_rows(p.a.data(), m, k, p.lda, packed);
-  HalfPackedMatrix half;
-  to_half(packed, half);
-  Problem rounded = p;
-  for (auto& v : rounded.a) v = half_to_float(float_to_half(v));
+  const Packings packings(p);
+  const Problem& rounded = packings.rounded;
   std::vector<float> y = p.y_rows, y_ref = p.y_rows;
-  gemv_packed_half(half, p.x_cols.data(), y.data(), accumulate);
+  gemv_packed_half(packings.half, p.x_cols.data(), y.data(), accumulate);
   gemv_reference(m, k, rounded.a.data(), p.lda, p.x_cols.data(), y_ref.data(), accumulate);
   expect_near_each(rounded, y, y_ref, false, accumulate);
 }
@@ -156,15 +164,10 @@ TEST(Gemv, OverwritesGarbageWhenNotAccumulating) {
 TEST(Gemv, PanelDoneSeesEachPanelFinishedAndNothingAfterIt) {
   const int64_t m = 2 * kPackedPanelRows + 44, k = 19;  // a last panel of 44 rows (48 wide)
   Problem p(m, k);
-  PackedMatrix packed;
-  pack_rows(p.a.data(), m, k, p.lda, packed);
-  HalfPackedMatrix half;
-  to_half(packed, half);
-  Problem rounded = p;
-  for (auto& v : rounded.a) v = half_to_float(float_to_half(v));
+  const Packings packings(p);
   for (const bool use_half : {false, true}) {
     SCOPED_TRACE(use_half ? "half" : "float");
-    const Problem& reference_problem = use_half ? rounded : p;
+    const Problem& reference_problem = use_half ? packings.rounded : p;
     std::vector<float> y(m, NAN), y_ref(m);
     gemv_reference(m, k, reference_problem.a.data(), p.lda, p.x_cols.data(), y_ref.data(), false);
     std::vector<std::pair<int64_t, int64_t>> calls;
@@ -175,9 +178,9 @@ TEST(Gemv, PanelDoneSeesEachPanelFinishedAndNothingAfterIt) {
       for (int64_t i = row0 + rows; i < m; ++i) EXPECT_TRUE(std::isnan(y[i])) << i;
     };
     if (use_half) {
-      gemv_packed_half(half, p.x_cols.data(), y.data(), false, PanelDone::of(check));
+      gemv_packed_half(packings.half, p.x_cols.data(), y.data(), false, PanelDone::of(check));
     } else {
-      gemv_packed(packed, p.x_cols.data(), y.data(), false, PanelDone::of(check));
+      gemv_packed(packings.packed, p.x_cols.data(), y.data(), false, PanelDone::of(check));
     }
     EXPECT_EQ(calls, (std::vector<std::pair<int64_t, int64_t>>{{0, kPackedPanelRows},
                                                                {kPackedPanelRows, kPackedPanelRows},
