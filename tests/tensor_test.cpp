@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "nnkit/error.h"
 
@@ -14,6 +15,28 @@ TEST(Tensor, IsZeroFilledAndAligned) {
   EXPECT_EQ(t.size(), 15);
   EXPECT_EQ(reinterpret_cast<std::uintptr_t>(t.data()) % 64, 0u);
   for (float v : t) EXPECT_EQ(v, 0.0f);
+}
+
+// Small blocks are aligned by hand inside a malloc block, large ones come from aligned_alloc
+// and the buffer cache (tensor.cpp): both sides of the boundary, and sizes that are not
+// multiples of the alignment, are aligned, hold their size (ASan sees a write past the end)
+// and keep their contents while others come and go.
+TEST(Tensor, SmallAndLargeBlocksAreAlignedAndWhole) {
+  std::vector<Tensor> kept;
+  for (int64_t size : {1, 15, 16, 17, 1000, 16383, 16384, 16385, 70000}) {
+    for (int copy = 0; copy < 3; ++copy) {
+      Tensor t = Tensor::uninitialized({size});
+      EXPECT_EQ(reinterpret_cast<std::uintptr_t>(t.data()) % 64, 0u) << size;
+      for (int64_t i = 0; i < size; ++i) t[i] = static_cast<float>(i + copy);
+      kept.push_back(std::move(t));
+    }
+    kept.erase(kept.begin());  // free one while the others live
+  }
+  for (const Tensor& t : kept) {
+    const int64_t size = t.size();
+    const float first = t[0];
+    for (int64_t i = 0; i < size; ++i) ASSERT_EQ(t[i], first + static_cast<float>(i)) << size;
+  }
 }
 
 TEST(Tensor, CopyIsDeepAndMoveIsFree) {
