@@ -6,6 +6,7 @@
 
 #include "fmt/format.h"
 #include "kernels/fast_math.h"
+#include "kernels/vector_math.h"
 #include "layer_util.h"
 #include "nnkit/error.h"
 #include "nnkit/kernels/elementwise.h"
@@ -85,6 +86,22 @@ void step_forward(const GateActivations& f, int64_t batch, int64_t units, int64_
       float* n = gates + 2 * plane + p;
       const float* hb = h + p;
       float* hn = h_next + p;
+#ifdef __AVX512F__
+      // vector_math.h's table-driven exp, as the LSTM's gate pass (lstm.cpp cell_block).
+      for (int64_t j = 0; j < units; j += 16) {
+        const __mmask16 m = detail::lanes16(units - j);
+        const auto load = [m](const float* at) { return _mm512_maskz_loadu_ps(m, at); };
+        const __m512 rj = detail::sigmoid16(_mm512_add_ps(load(gi + j), load(gr + j)));
+        const __m512 zj =
+            detail::sigmoid16(_mm512_add_ps(load(gi + units + j), load(gr + units + j)));
+        const __m512 nj =
+            detail::tanh16(_mm512_fmadd_ps(rj, load(gr + 2 * units + j), load(gi + 2 * units + j)));
+        _mm512_mask_storeu_ps(r + j, m, rj);
+        _mm512_mask_storeu_ps(z + j, m, zj);
+        _mm512_mask_storeu_ps(n + j, m, nj);
+        _mm512_mask_storeu_ps(hn + j, m, _mm512_fmadd_ps(zj, _mm512_sub_ps(load(hb + j), nj), nj));
+      }
+#else
 #pragma omp simd
       for (int64_t j = 0; j < units; ++j) {
         const float rj = detail::fast_sigmoid(gi[j] + gr[j]);
@@ -95,6 +112,7 @@ void step_forward(const GateActivations& f, int64_t batch, int64_t units, int64_
         n[j] = nj;
         hn[j] = nj + zj * (hb[j] - nj);
       }
+#endif
     });
     return;
   }

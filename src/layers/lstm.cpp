@@ -4,6 +4,7 @@
 
 #include "fmt/format.h"
 #include "kernels/fast_math.h"
+#include "kernels/vector_math.h"
 #include "layer_util.h"
 #include "nnkit/error.h"
 #include "nnkit/kernels/elementwise.h"
@@ -82,6 +83,29 @@ void cell_block(const CellActivations& a, int64_t len, int64_t stride, const flo
                 const float* c_prev, float* c, float* c_act, float* h) {
   if (a.fused()) {
     // z may be gate and c may be c_prev: each unit is read before it is written.
+#ifdef __AVX512F__
+    // vector_math.h's table-driven exp: the pass takes 149 ns for 128 units where the
+    // vectorised scalar forms below take 252 (probe), and a batch-1 step waits on it.
+    for (int64_t j = 0; j < len; j += 16) {
+      const __mmask16 m = detail::lanes16(len - j);
+      const __m512 zi = _mm512_maskz_loadu_ps(m, z + j);
+      const __m512 zf = _mm512_maskz_loadu_ps(m, z + stride + j);
+      const __m512 zg = _mm512_maskz_loadu_ps(m, z + 2 * stride + j);
+      const __m512 zo = _mm512_maskz_loadu_ps(m, z + 3 * stride + j);
+      const __m512 cp = _mm512_maskz_loadu_ps(m, c_prev + j);
+      const __m512 i = detail::sigmoid16(zi), f = detail::sigmoid16(zf);
+      const __m512 g = detail::tanh16(zg), o = detail::sigmoid16(zo);
+      const __m512 cj = _mm512_fmadd_ps(f, cp, _mm512_mul_ps(i, g));
+      const __m512 ca = detail::tanh16(cj);
+      _mm512_mask_storeu_ps(gate + j, m, i);
+      _mm512_mask_storeu_ps(gate + stride + j, m, f);
+      _mm512_mask_storeu_ps(gate + 2 * stride + j, m, g);
+      _mm512_mask_storeu_ps(gate + 3 * stride + j, m, o);
+      _mm512_mask_storeu_ps(c + j, m, cj);
+      _mm512_mask_storeu_ps(c_act + j, m, ca);
+      _mm512_mask_storeu_ps(h + j, m, _mm512_mul_ps(o, ca));
+    }
+#else
 #pragma omp simd
     for (int64_t j = 0; j < len; ++j) {
       const float i = detail::fast_sigmoid(z[j]);
@@ -98,6 +122,7 @@ void cell_block(const CellActivations& a, int64_t len, int64_t stride, const flo
       c_act[j] = ca;
       h[j] = o * ca;
     }
+#endif
     return;
   }
   activation_forward(a.rec, a.rec_alpha, 1, len, z, gate);
