@@ -10,6 +10,8 @@
 #include <immintrin.h>
 #endif
 
+#include "vector_math.h"
+
 // GCC 12's shuffle and unpack intrinsics pass _mm512_undefined_ps() as the unused masked-off
 // source, which -Wmaybe-uninitialized reports once inlined (GCC bug 105593, fixed in 13).
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
@@ -26,10 +28,6 @@ int64_t panel_width(int64_t rows, int64_t i0) {
 }
 
 #ifdef __AVX512F__
-
-__mmask16 first_lanes(int64_t n) {
-  return n >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << n) - 1);
-}
 
 // Lane r of the result is the sum of the 16 lanes of v[r]: 45 shuffles and adds for 16 dot
 // products, against 16 × 9 for one horizontal sum each.
@@ -135,7 +133,7 @@ void packed_product(int64_t rows, int64_t cols, const T* data, const float* x, f
     const T* panel = data + i0 * cols;
 #ifdef __AVX512F__
     const int nv = static_cast<int>(width / 16);
-    axpy_rows(nv, panel, width, cols, x, y + i0, first_lanes(used - 16 * (nv - 1)), accumulate);
+    axpy_rows(nv, panel, width, cols, x, y + i0, detail::lanes16(used - 16 * (nv - 1)), accumulate);
 #else
     float* out = y + i0;
     if (!accumulate) std::fill(out, out + used, 0.0f);
@@ -175,12 +173,12 @@ void gemv(int64_t m, int64_t k, const float* a, int64_t lda, const float* x, flo
     __m512 acc[16];
     for (auto& v : acc) v = _mm512_setzero_ps();
     for (int64_t j = 0; j < k; j += 16) {
-      const __mmask16 mask = first_lanes(k - j);
+      const __mmask16 mask = detail::lanes16(k - j);
       const __m512 xv = _mm512_maskz_loadu_ps(mask, x + j);
       for (int r = 0; r < 16; ++r)
         acc[r] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, row[r] + j), xv, acc[r]);
     }
-    store(y + i0, sum16(acc), first_lanes(rows), accumulate);
+    store(y + i0, sum16(acc), detail::lanes16(rows), accumulate);
   }
 #else
   for (int64_t i = 0; i < m; ++i) {
@@ -199,7 +197,7 @@ void gemv_transposed(int64_t m, int64_t k, const float* a, int64_t lda, const fl
   for (int64_t j0 = 0; j0 < k; j0 += 128) {
     const int64_t cols = std::min<int64_t>(128, k - j0);
     const int nv = static_cast<int>((cols + 15) / 16);
-    axpy_rows(nv, a + j0, lda, m, x, y + j0, first_lanes(cols - 16 * (nv - 1)), accumulate);
+    axpy_rows(nv, a + j0, lda, m, x, y + j0, detail::lanes16(cols - 16 * (nv - 1)), accumulate);
   }
 #else
   if (!accumulate) std::fill(y, y + k, 0.0f);
@@ -248,7 +246,7 @@ void pack_rows(const float* a, int64_t rows, int64_t cols, int64_t lda, PackedMa
         _mm512_mullo_epi32(_mm512_set1_epi32(static_cast<int>(lda)),
                            _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
     for (int64_t ib = 0; gather && ib < used; ib += 16) {
-      const __mmask16 mask = first_lanes(used - ib);
+      const __mmask16 mask = detail::lanes16(used - ib);
       const float* src = a + (i0 + ib) * lda;
       for (int64_t j = 0; j < cols; ++j)
         _mm512_store_ps(panel + j * width + ib,
@@ -283,12 +281,12 @@ void gemv_transposed_packed(const PackedMatrix& a, const float* x, float* y, boo
       int64_t column[16];
       for (int r = 0; r < 16; ++r) column[r] = (j0 + std::min<int64_t>(r, cols - 1)) * width;
       for (int64_t v = 0; v < width; v += 16) {
-        const __m512 xv = _mm512_maskz_loadu_ps(first_lanes(a.rows - i0 - v), x + i0 + v);
+        const __m512 xv = _mm512_maskz_loadu_ps(detail::lanes16(a.rows - i0 - v), x + i0 + v);
         for (int r = 0; r < 16; ++r)
           acc[r] = _mm512_fmadd_ps(_mm512_load_ps(panel + column[r] + v), xv, acc[r]);
       }
     }
-    store(y + j0, sum16(acc), first_lanes(cols), accumulate);
+    store(y + j0, sum16(acc), detail::lanes16(cols), accumulate);
   }
 #else
   if (!accumulate) std::fill(y, y + a.cols, 0.0f);
