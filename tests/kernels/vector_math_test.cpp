@@ -21,8 +21,10 @@ double ulps(float got, double want) {
     return std::fabs(got) >= std::numeric_limits<float>::max() && (got > 0) == (want > 0) ? 0.0
                                                                                           : 1e30;
   }
-  const double ulp = std::max(std::ldexp(1.0, std::ilogb(want) - 23),
-                              static_cast<double>(std::numeric_limits<float>::min()));
+  // ilogb of a magnitude at least the smallest normal: ilogb(0) would be INT_MIN.
+  const double normal = std::numeric_limits<float>::min();
+  const double ulp =
+      std::max(std::ldexp(1.0, std::ilogb(std::max(std::fabs(want), normal)) - 23), normal);
   return std::fabs(static_cast<double>(got) - want) / ulp;
 }
 
