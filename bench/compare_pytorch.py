@@ -12,7 +12,9 @@ models (forward, MSE loss on a Dense(1) head over the last output, backward, SGD
 (`nnkit bench --json`) and in PyTorch under three settings -- (a) as installed, (b) tuned:
 OpenBLAS forced to SkylakeX, 1 torch thread, 2 OpenBLAS threads, (c) OpenBLAS forced to
 SkylakeX, 2 torch threads, 1 OpenBLAS thread -- with the ratio of the fastest PyTorch to
-nnkit; a one-step streaming forward at batch 1, and the peak resident set of a training run.
+nnkit; a one-step streaming forward at batch 1, and the peak resident set of a training run. When
+built, oneDNN's own LSTM and GRU primitives (build/bench/rnn_primitive_bench) are timed in the
+same rounds, the bar the issue's table names.
 
 The Fashion-MNIST comparison (--suite fashion, not part of all: it takes minutes): the example
 specs examples/fashion_mnist/{mlp,cnn,cnn_bn}.json trained on the real data set (Debian's
@@ -308,19 +310,42 @@ def run_torch_rnn(args, setting, models, configs):
     return data, rss
 
 
+# oneDNN's own RNN primitives (build/bench/rnn_primitive_bench), the bar the issue names: the
+# benchmark's argument for each configuration it has (a training step has no "stream").
+ONEDNN_CONFIG_ARGS = {"reference": 0, "batch32": 1, "stacked": 2, "wide": 3}
+
+
+def run_onednn_rnn(args, models, configs):
+    """{(model, config): ms} of oneDNN's LSTM / lbr_gru primitives, forward and backward."""
+    names = {"lstm": "BM_OneDnnLSTMTrainStep", "gru": "BM_OneDnnGRUTrainStep"}
+    wanted = {f"{names[m]}/{ONEDNN_CONFIG_ARGS[c]}/real_time": (m, c)
+              for m in models for c in configs if c in ONEDNN_CONFIG_ARGS}
+    if not wanted:
+        return {}
+    pattern = "^(" + "|".join(name.replace("/real_time", "") for name in wanted) + ")/"
+    results = run_bench(args.build / "bench" / "rnn_primitive_bench", pattern, args.threads)
+    return {key: to_ms(results[name]) for name, key in wanted.items() if name in results}
+
+
 def run_rnn(args, say):
     models = [m for m in args.models.split(",") if m]
     configs = [c for c in args.configs.split(",") if c]
     m_arg, c_arg = ",".join(models), ",".join(configs)
     sides = ["nnkit", "a", "b", "c"] if not args.torch_only else ["a", "b", "c"]
+    onednn = args.build / "bench" / "rnn_primitive_bench"
+    if not args.torch_only and os.access(onednn, os.X_OK) and any(c in ONEDNN_CONFIG_ARGS for c in configs):
+        sides.append("onednn")
     times = {side: {} for side in sides}  # side -> (model, config) -> [ms per round]
     info = {}
     for r in range(args.rounds):
         # Alternate the order, so that a slow spell of the machine does not always hit one side.
         for side in (sides if r % 2 == 0 else sides[::-1]):
-            say(f"round {r + 1}/{args.rounds}: {'nnkit' if side == 'nnkit' else 'PyTorch (' + side + ')'} recurrent")
+            label = {"nnkit": "nnkit", "onednn": "oneDNN's RNN primitives"}.get(side, f"PyTorch ({side})")
+            say(f"round {r + 1}/{args.rounds}: {label} recurrent")
             if side == "nnkit":
                 by_key, _ = run_nnkit_rnn(args, m_arg, c_arg)
+            elif side == "onednn":
+                by_key = {key: {"ms_per_step": ms} for key, ms in run_onednn_rnn(args, models, configs).items()}
             else:
                 info[side], _ = run_torch_rnn(args, side, m_arg, c_arg)
                 by_key = info[side]["by_key"]
@@ -331,12 +356,15 @@ def run_rnn(args, say):
     for model in models:
         for config in configs:
             key = (model, config)
-            med = {side: statistics.median(times[side][key]) for side in sides}
+            med = {side: statistics.median(times[side][key]) for side in sides if key in times[side]}
             fastest = min(("a", "b", "c"), key=lambda s: med[s])
+            onednn_ms = med.get("onednn")
             rows.append({"model": model, "config": config, "shape": RNN_CONFIGS[config],
                          "nnkit_ms": med.get("nnkit"), "torch_ms": {s: med[s] for s in "abc"},
                          "fastest": fastest,
-                         "ratio": med[fastest] / med["nnkit"] if "nnkit" in med else None})
+                         "ratio": med[fastest] / med["nnkit"] if "nnkit" in med else None,
+                         "onednn_ms": onednn_ms,
+                         "onednn_ratio": onednn_ms / med["nnkit"] if onednn_ms and "nnkit" in med else None})
 
     # Memory: a training run of the reference configuration, each in its own child process.
     memory = {}
@@ -702,12 +730,14 @@ def print_rnn_table(rnn, machine):
     # Three significant digits at least: a streaming step is a few microseconds (0.00xyz ms).
     ms = lambda v: ("-" if v is None else f"{v:.5f}" if v < 0.01 else f"{v:.3f}" if v < 1
                     else f"{v:.2f}" if v < 100 else f"{v:.0f}")
-    lines = [("model", "config (I, H, layers, batch, T)", "nnkit ms", "torch (a)", "(b)", "(c)", "ratio")]
+    lines = [("model", "config (I, H, layers, batch, T)", "nnkit ms", "torch (a)", "(b)", "(c)", "ratio",
+              "oneDNN prim.", "ratio")]
+    ratio = lambda v: "-" if v is None else f"{v:.2f}"
     for r in rnn["rows"]:
         shape = ", ".join(str(v) for v in r["shape"])
         lines.append((r["model"], f"{r['config']} ({shape})", ms(r["nnkit_ms"]),
                       *(ms(r["torch_ms"][s]) + ("*" if s == r["fastest"] else "") for s in "abc"),
-                      "-" if r["ratio"] is None else f"{r['ratio']:.2f}"))
+                      ratio(r["ratio"]), ms(r.get("onednn_ms")), ratio(r.get("onednn_ratio"))))
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     print()
     for line in lines:
@@ -719,7 +749,9 @@ def print_rnn_table(rnn, machine):
     print(f"\nms per training step (forward, MSE on a Dense(1) head, backward, SGD); stream: one streaming "
           f"time step at batch 1, the state carried. Median of {machine['rounds']} interleaved rounds, each the median of "
           f"{rnn['inner_rounds']} timed rounds of about 0.2 s. ratio = fastest PyTorch (*) / nnkit, > 1: nnkit "
-          f"faster. nnkit {machine['threads']} threads. 1-minute load {machine['load_before']:.1f} before, "
+          f"faster. oneDNN prim.: oneDNN's LSTM / lbr_gru primitives, forward and backward of the layers only "
+          f"(build/bench/rnn_primitive_bench, its mean over at least 0.5 s), and its ratio to nnkit. "
+          f"nnkit {machine['threads']} threads. 1-minute load {machine['load_before']:.1f} before, "
           f"{machine['load_after']:.1f} after, on {machine['cores']} cores.")
     for s, v in rnn["torch_settings"].items():
         env = " ".join(f"{k}={x}" for k, x in v["env"].items()) or "no thread variables"
