@@ -25,6 +25,10 @@ namespace {
 // costs more than the arithmetic: the hand-written kernels of nnkit/kernels/gemv.h take it.
 bool use_gemv(int64_t batch) { return batch == 1 && gemv_is_vectorized(); }
 
+// From this many steps a batch-1 forward packs W_hh for gemv_packed, as LSTM's does; shorter
+// ones run gemv on W_hh as stored.
+constexpr int64_t kPackFromSteps = 16;
+
 // Below this many elements of a step a parallel region costs more than it saves.
 constexpr int64_t kParallelThreshold = 1 << 15;
 // From this many multiply-adds in a step's recurrent product (batch · 3H · H) the time loop runs
@@ -346,6 +350,10 @@ Tensor GRU::forward_sequence(const Tensor& x, const std::vector<Tensor>& initial
     detail::ensure_shape(weight_hh_t_, {units, width});
     transpose(width, units, weight_hh_.value.data(), weight_hh_t_.data());
   }
+  // The weights may have changed since the last forward (nnkit keeps no version of them), so
+  // a packed copy is made anew for each long enough batch-1 forward, never inside the loop.
+  const bool packed = use_gemv(batch) && steps >= kPackFromSteps;
+  if (packed) pack_rows(weight_hh_.value.data(), width, units, units, packed_weight_hh_);
   detail::for_each_row_part(batch, parts, [&](int64_t n0, int64_t n1) {
     const int64_t rows = n1 - n0;
     for (int64_t s = 0; s < steps; ++s) {
@@ -364,7 +372,9 @@ Tensor GRU::forward_sequence(const Tensor& x, const std::vector<Tensor>& initial
       } else if (!recurrent) {
         std::fill_n(grec, rows * width, 0.0f);
       }
-      if (recurrent && use_gemv(rows)) {
+      if (recurrent && packed) {
+        gemv_packed(packed_weight_hh_, h, grec, options_.use_bias);
+      } else if (recurrent && use_gemv(rows)) {
         gemv(width, units, weight_hh_.value.data(), units, h, grec, options_.use_bias);
       } else if (recurrent) {
         gemm(Trans::No, Trans::No, rows, width, units, 1.0f, h, units, weight_hh_t_.data(), width,

@@ -280,6 +280,11 @@ INSTANTIATE_TEST_SUITE_P(Awkward, LSTMSizes,
                                             ::testing::Values(1, 6), ::testing::Values(1, 7, 33)),
                          sizes_name);
 
+// A batch-1 forward of 16 steps or more runs its products on a packed copy of W_hh: whole and
+// partial panels of it.
+INSTANTIATE_TEST_SUITE_P(PackedBatchOne, LSTMSizes,
+                         ::testing::Values(Sizes{1, 17, 6, 33}, Sizes{1, 20, 3, 130}), sizes_name);
+
 // Large enough to split batch × units over threads, and units wider than one parallel block;
 // the last has 320 rows (steps · batch), where the weight gradients are computed transposed.
 INSTANTIATE_TEST_SUITE_P(Parallel, LSTMSizes,

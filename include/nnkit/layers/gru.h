@@ -129,6 +129,7 @@ class GRU final : public Recurrent {
   Tensor dbias_rows_;    // [2, batch, 3·units]: per sample, the input and recurrent bias sums
   Tensor weight_hh_t_;   // [units, 3·units]: W_hhᵀ for a forward's per-step GEMMs
   Tensor dweight_ih_t_, dweight_hh_t_;  // the weight gradients, transposed
+  PackedMatrix packed_weight_hh_;       // W_hh packed for a long batch-1 forward, per forward
   // step(), kept across a stream while step_weights_stale_ is false: at batch 1 W_ih and W_hh
   // packed for gemv_packed (kernels/gemv.h), for a batch of streams W_ihᵀ [F, 3H] and W_hhᵀ
   // [H, 3H]; and the step's projections, gates (planar, [3, batch, units]) and new h.
