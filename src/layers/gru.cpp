@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "batch_one.h"
 #include "fmt/format.h"
 #include "kernels/fast_math.h"
 #include "kernels/vector_math.h"
@@ -20,14 +21,6 @@
 namespace nnkit {
 
 namespace {
-
-// At batch 1 a step's recurrent product is a matrix-vector product, where a library GEMM call
-// costs more than the arithmetic: the hand-written kernels of nnkit/kernels/gemv.h take it.
-bool use_gemv(int64_t batch) { return batch == 1 && gemv_is_vectorized(); }
-
-// From this many steps a batch-1 forward packs W_hh for gemv_packed, as LSTM's does; shorter
-// ones run gemv on W_hh as stored.
-constexpr int64_t kPackFromSteps = 16;
 
 // Below this many elements of a step a parallel region costs more than it saves.
 constexpr int64_t kParallelThreshold = 1 << 15;
@@ -350,9 +343,8 @@ Tensor GRU::forward_sequence(const Tensor& x, const std::vector<Tensor>& initial
     detail::ensure_shape(weight_hh_t_, {units, width});
     transpose(width, units, weight_hh_.value.data(), weight_hh_t_.data());
   }
-  // The weights may have changed since the last forward (nnkit keeps no version of them), so
-  // a packed copy is made anew for each long enough batch-1 forward, never inside the loop.
-  const bool packed = use_gemv(batch) && steps >= kPackFromSteps;
+  // A packed copy made anew for each long enough batch-1 forward (batch_one.h).
+  const bool packed = detail::use_gemv(batch) && steps >= detail::kPackFromSteps;
   if (packed) pack_rows(weight_hh_.value.data(), width, units, units, packed_weight_hh_);
   detail::for_each_row_part(batch, parts, [&](int64_t n0, int64_t n1) {
     const int64_t rows = n1 - n0;
@@ -374,7 +366,7 @@ Tensor GRU::forward_sequence(const Tensor& x, const std::vector<Tensor>& initial
       }
       if (recurrent && packed) {
         gemv_packed(packed_weight_hh_, h, grec, options_.use_bias);
-      } else if (recurrent && use_gemv(rows)) {
+      } else if (recurrent && detail::use_gemv(rows)) {
         gemv(width, units, weight_hh_.value.data(), units, h, grec, options_.use_bias);
       } else if (recurrent) {
         gemm(Trans::No, Trans::No, rows, width, units, 1.0f, h, units, weight_hh_t_.data(), width,
@@ -461,7 +453,7 @@ Tensor GRU::backward_sequence(const Tensor& dy, const std::vector<Tensor>& dfina
         }
       }
       // Also at s = 0: dh_{−1} is the initial state's gradient.
-      if (use_gemv(rows)) {
+      if (detail::use_gemv(rows)) {
         gemv_transposed(width, units, weight_hh_.value.data(), units, dgrec, dh_prev, true);
       } else {
         gemm(Trans::No, Trans::No, rows, units, width, 1.0f, dgrec, width, weight_hh_.value.data(),
@@ -693,7 +685,7 @@ Tensor GRU::step(const Tensor& x_t) {
   // packed products with no layout copies (1.8 µs a GRU(128) step, against 5 through
   // forward_sequence, bench/README.md); a batch of streams runs two GEMMs on the weights kept
   // transposed (oneDNN's fastest form, as in forward_sequence).
-  const bool packed = use_gemv(batch);
+  const bool packed = detail::use_gemv(batch);
   if (new_stream || step_weights_stale_) {
     if (packed) {
       pack_rows(weight_ih_.value.data(), width, features_, features_, step_weight_ih_);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "batch_one.h"
 #include "fmt/format.h"
 #include "kernels/fast_math.h"
 #include "kernels/vector_math.h"
@@ -161,19 +162,12 @@ void cell_forward(const CellActivations& a, int64_t batch, int64_t units, const 
 // and faster from 32 (32 against 41 µs).
 constexpr int64_t kThreadedStreamMacs = 1 << 21;
 
-// At batch 1 a step's products are matrix-vector products, where a library GEMM call costs
-// more than the arithmetic: the hand-written kernels of nnkit/kernels/gemv.h take them (when
-// built with AVX-512; bench/README.md has the figures).
-bool use_gemv(int64_t batch) { return batch == 1 && gemv_is_vectorized(); }
 // A batch-1 step() orders its packed weights in panels of the four gates of this many units
 // (pack_step_weights), padded to whole panels: step_gate_rows rows in all.
 constexpr int64_t kStepBlockUnits = kPackedPanelRows / 4;
 int64_t step_gate_rows(int64_t units) {
   return (units + kStepBlockUnits - 1) / kStepBlockUnits * kPackedPanelRows;
 }
-// From this many steps a batch-1 forward packs W_hh for gemv_packed (13.5 µs at LSTM(128),
-// saving about 1 µs a step); shorter ones run gemv on W_hh as stored.
-constexpr int64_t kPackFromSteps = 16;
 // From this many rows (steps · batch) the weight gradients are computed transposed and added
 // transposed (kernels/transpose.h); below it the transposing add costs more than the faster GEMM
 // saves (batch 1, 64 steps, LSTM(128): 0.46 ms a training step against 0.44).
@@ -274,9 +268,8 @@ Tensor LSTM::forward_sequence(const Tensor& x, const std::vector<Tensor>& initia
   // Z_s += h_{s−1}·W_hhᵀ. A zero initial h (the usual start) adds nothing at step 0: skip it.
   const bool zero_start =
       std::all_of(h_.data(), h_.data() + batch * units, [](float v) { return v == 0.0f; });
-  // The weights may have changed since the last forward (nnkit keeps no version of them), so
-  // a packed copy is made anew for each long enough batch-1 forward, never inside the loop.
-  const bool packed = use_gemv(batch) && steps >= kPackFromSteps;
+  // A packed copy made anew for each long enough batch-1 forward (batch_one.h).
+  const bool packed = detail::use_gemv(batch) && steps >= detail::kPackFromSteps;
   if (packed) pack_rows(weight_hh_.value.data(), gates, units, units, packed_weight_hh_);
   // Each thread its own rows through every step (row_parts.h); on one share the gate passes
   // may still split over threads.
@@ -295,7 +288,7 @@ Tensor LSTM::forward_sequence(const Tensor& x, const std::vector<Tensor>& initia
     float* z_s = z + (s * batch + n0) * gates;
     if (packed) {
       gemv_packed(packed_weight_hh_, h_prev, z_s, /*accumulate=*/true);
-    } else if (use_gemv(n1 - n0)) {
+    } else if (detail::use_gemv(n1 - n0)) {
       gemv(gates, units, weight_hh_.value.data(), units, h_prev, z_s, /*accumulate=*/true);
     } else {
       gemm(Trans::No, Trans::No, n1 - n0, gates, units, 1.0f, h_prev, units, weight_hh_t_.data(),
@@ -388,7 +381,7 @@ Tensor LSTM::backward_sequence(const Tensor& dy, const std::vector<Tensor>& dfin
   auto add_recurrent = [&](int64_t s, int64_t n0, int64_t n1) {
     const float* dg = dgates_.data() + (s * batch + n0) * gates;
     float* dh_prev = dh_.data() + (s * batch + n0) * units;
-    if (use_gemv(n1 - n0)) {
+    if (detail::use_gemv(n1 - n0)) {
       gemv_transposed(gates, units, weight_hh_.value.data(), units, dg, dh_prev, true);
     } else {
       gemm(Trans::No, Trans::No, n1 - n0, units, gates, 1.0f, dg, gates, weight_hh_.value.data(),
@@ -573,7 +566,7 @@ Tensor LSTM::step(const Tensor& x_t) {
   float* h = stream_state_[0].data();
   float* c = stream_state_[1].data();
   const CellActivations activations{activation_, recurrent_activation_, alpha_, recurrent_alpha_};
-  if (use_gemv(batch)) {
+  if (detail::use_gemv(batch)) {
     // One step reads every weight once, from L2 (256 KiB at LSTM(128)), and that read is the
     // step's cost: one packed product over [x_t, h] streams them at the cache's pace, where
     // the weights as stored take two products with horizontal sums (3.9 against 2.3 µs,
@@ -639,7 +632,7 @@ void LSTM::pack_step_weights() {
     }
     return joined;
   };
-  if (use_gemv(batch)) {
+  if (detail::use_gemv(batch)) {
     // Panel b (kPackedPanelRows rows) holds gates i, f, g, o of units [b·kStepBlockUnits, ...)
     // one after another, zero rows past the last unit, for step()'s cell pass per panel.
     const std::vector<float> joined = join(step_gate_rows(units), [units](int64_t r) {
@@ -656,7 +649,8 @@ void LSTM::pack_step_weights() {
   }
   step_input_.resize(batch * width);
   // At batch 1 the gates are in the panel order above, padded to whole panels.
-  detail::ensure_shape(step_gates_, {batch, use_gemv(batch) ? step_gate_rows(units) : gates});
+  detail::ensure_shape(step_gates_,
+                       {batch, detail::use_gemv(batch) ? step_gate_rows(units) : gates});
   detail::ensure_shape(step_c_act_, {batch, units});
   step_weights_stale_ = false;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "batch_one.h"
 #include "fmt/format.h"
 #include "layer_util.h"
 #include "nnkit/error.h"
@@ -13,13 +14,6 @@
 #include "spec_reader.h"
 
 namespace nnkit {
-
-namespace {
-// At batch 1 a step's recurrent product is a matrix-vector product, where a library GEMM call
-// costs more than the arithmetic: the hand-written kernels of nnkit/kernels/gemv.h take it
-// (a 64-step SimpleRNN(128) forward and backward: 80 µs against 110 with gemm).
-bool use_gemv(int64_t batch) { return batch == 1 && gemv_is_vectorized(); }
-}  // namespace
 
 SimpleRNN::SimpleRNN(SimpleRNNOptions options)
     : Recurrent("SimpleRNN", detail::shared_args(options)), options_(std::move(options)) {
@@ -104,7 +98,7 @@ Tensor SimpleRNN::forward_sequence(const Tensor& x, const std::vector<Tensor>& i
     const float* h = h_.data() + s * rows;
     float* h_next = h_.data() + (s + 1) * rows;
     // a += h_{s−1}·W_hhᵀ; a zero h_{−1} contributes nothing.
-    if ((s > 0 || !zero_start_) && use_gemv(batch)) {
+    if ((s > 0 || !zero_start_) && detail::use_gemv(batch)) {
       gemv(units, units, weight_hh_.value.data(), units, h, a, /*accumulate=*/true);
     } else if (s > 0 || !zero_start_) {
       gemm(Trans::No, Trans::Yes, batch, units, units, 1.0f, h, units, weight_hh_.value.data(),
@@ -152,7 +146,7 @@ Tensor SimpleRNN::backward_sequence(const Tensor& dy, const std::vector<Tensor>&
     const float* mask = step_mask_ != nullptr ? step_mask_ + s * batch : nullptr;
     if (mask != nullptr) detail::zero_masked_rows(batch, units, mask, da);
     // Also at s = 0: dh_{−1} is the initial state's gradient.
-    if (use_gemv(batch)) {
+    if (detail::use_gemv(batch)) {
       gemv_transposed(units, units, weight_hh_.value.data(), units, da, dh_prev_.data(),
                       /*accumulate=*/false);
     } else {
