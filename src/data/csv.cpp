@@ -531,8 +531,8 @@ void apply_missing(CsvTable& table, MissingPolicy policy, const std::vector<std:
         for (int64_t c : targets) {
           if (!missing(r, c)) continue;
           throw FormatError(fmt::format(
-              "{}: line {}, column {}: missing value; to handle missing values, choose the "
-              "policy drop, ffill or interpolate instead of error",
+              "{}: line {}, column {}: missing value; to drop or fill missing values, choose "
+              "the policy drop, ffill or interpolate (--missing, MissingPolicy in C++)",
               table.path, table.lines[static_cast<std::size_t>(r)],
               shown(table.columns[static_cast<std::size_t>(c)])));
         }

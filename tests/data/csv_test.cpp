@@ -365,8 +365,8 @@ TEST_F(Csv, ErrorPolicyNamesTheFirstMissingCell) {
         apply_missing(t, MissingPolicy::kError, {"c", "b"});
       },
       path +
-          ": line 3, column \"b\": missing value; to handle missing values, choose the "
-          "policy drop, ffill or interpolate");
+          ": line 3, column \"b\": missing value; to drop or fill missing values, choose the "
+          "policy drop, ffill or interpolate (--missing, MissingPolicy in C++)");
   CsvTable before = t;
   apply_missing(t, MissingPolicy::kError, {"c"});  // no gap in c: nothing happens
   expect_values(t.values, before.values.to_vector());
