@@ -267,9 +267,11 @@ Tensor Sequential::predict_step(const Tensor& x_t) {
 }
 
 void Sequential::reset_states() {
-  for (auto& layer : layers_) {
-    if (auto* r = dynamic_cast<Recurrent*>(layer.get())) r->reset_states();
-  }
+  for (auto& layer : layers_) layer->reset_states();
+}
+
+bool Sequential::stateful() const {
+  return std::any_of(layers_.begin(), layers_.end(), [](const auto& l) { return l->stateful(); });
 }
 
 void Sequential::backward(const Tensor& pred, const Tensor& y) {
@@ -372,6 +374,14 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
 
   int64_t batch_size = std::min(options.batch_size, samples);
   int64_t steps = (samples + batch_size - 1) / batch_size;
+  // Keras validates in batches of the training's size; stateful layers need exactly that, so
+  // the batch size must divide both the training and the validation samples.
+  const int64_t validation_batch = stateful() ? batch_size : kInferenceBatch;
+  const int64_t validation_samples = validation ? validation->first.dim(0) : 0;
+  check_stateful_batches("fit", samples, batch_size, validation_samples);
+  if (validation_samples > 0) {
+    check_stateful_batches("fit (validation data)", validation_samples, validation_batch, samples);
+  }
   const FitPosition start = options.resume.value_or(FitPosition{});
   if (options.resume) {
     if (start.epoch < 0 || start.step < 0 || start.step > steps || start.seen < 0) {
@@ -449,7 +459,8 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
     // A run resumed after its epoch's last batch has the loss from the checkpoint alone.
     if (seen > 0 && !logs.count("loss")) logs["loss"] = loss_sum / static_cast<double>(seen);
     if (validation) {
-      for (const auto& [name, value] : evaluate(validation->first, validation->second)) {
+      for (const auto& [name, value] :
+           evaluate(validation->first, validation->second, validation_batch)) {
         logs["val_" + name] = value;
       }
     }
@@ -465,12 +476,43 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
   return history;
 }
 
+namespace {
+
+// "a or b": the divisors of n nearest to b, below and above it.
+std::string divisors_near(int64_t n, int64_t b) {
+  int64_t below = std::min(b, n), above = b;
+  while (n % below != 0) --below;
+  while (above < n && n % above != 0) ++above;
+  return above < n && above != below ? fmt::format("{} or {}", below, above)
+                                     : fmt::format("{}", below);
+}
+
+}  // namespace
+
+void Sequential::check_stateful_batches(const char* who, int64_t samples, int64_t batch_size,
+                                        int64_t other_samples) const {
+  if (samples % batch_size == 0 || (other_samples == 0 && samples < batch_size)) return;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    if (!layers_[i]->stateful()) continue;
+    const int64_t divide = other_samples > 0 ? std::gcd(samples, other_samples) : samples;
+    throw ValueError(fmt::format(
+        "{}: layer {} ({}) is stateful: sample i of each batch continues sample i of the one "
+        "before, so every batch needs the same size, and {} samples in batches of {} leave a "
+        "last one of {}; use a batch size that divides {}, such as {}",
+        who, i, layers_[i]->type(), samples, batch_size, samples % batch_size,
+        other_samples > 0 ? fmt::format("both {} and {}", samples, other_samples)
+                          : fmt::format("{}", samples),
+        divisors_near(divide, batch_size)));
+  }
+}
+
 std::map<std::string, double> Sequential::evaluate(const Tensor& x, const Tensor& y,
                                                    int64_t batch_size) {
   check_compiled("evaluate");
   if (!built_ && x.rank() >= 1) build(Shape(x.shape().begin() + 1, x.shape().end()));
   check_data("evaluate", x, &y);
   if (batch_size < 1) throw ValueError("evaluate: batch_size must be >= 1");
+  check_stateful_batches("evaluate", x.dim(0), batch_size);
   auto metrics = make_metrics();
   double loss_sum = 0;
   int64_t samples = x.dim(0);
@@ -490,6 +532,7 @@ Tensor Sequential::predict(const Tensor& x, int64_t batch_size) {
   check_data("predict", x, nullptr);
   if (batch_size < 1) throw ValueError("predict: batch_size must be >= 1");
   int64_t samples = x.dim(0);
+  check_stateful_batches("predict", samples, batch_size);
   if (samples <= batch_size) return forward(x, Mode::Infer);
   Tensor out;
   for (int64_t begin = 0; begin < samples; begin += batch_size) {

@@ -193,6 +193,70 @@ TEST_P(MaskedRecurrent, StatefulLayersContinueFromTheLastBatch) {
   expect_error_message([&] { halves.predict(first.slice_rows(0, 1)); }, "batch size changed");
 }
 
+// A stateful layer inside Bidirectional carries its state too, and the model's reset_states()
+// reaches both directions.
+TEST_P(MaskedRecurrent, ResetStatesReachesStatefulLayersInsideBidirectional) {
+  Rng rng(15);
+  Tensor x = random_tensor({2, 3, kFeatures}, rng);
+  Sequential model({.input_shape = {3, kFeatures}, .seed = 5});
+  model.add(make_layer({{"type", "Bidirectional"},
+                        {"layer", {{"type", GetParam()}, {"units", 4}, {"stateful", true}}}}));
+  EXPECT_TRUE(model.stateful());
+  const Tensor first = model.predict(x);
+  const Tensor carried = model.predict(x);
+  double moved = 0;
+  for (int64_t i = 0; i < first.size(); ++i) moved += std::abs(carried[i] - first[i]);
+  EXPECT_GT(moved, 1e-3) << "the second batch starts from the first one's state";
+  model.reset_states();
+  expect_close(model.predict(x), first, 0.0, GetParam() + " after reset_states()");
+}
+
+// Every batch of a stateful model has one size: fit, evaluate and predict refuse a smaller last
+// batch before they start, and name batch sizes that fit.
+TEST_P(MaskedRecurrent, StatefulModelsRefuseASmallerLastBatchUpFront) {
+  Rng rng(16);
+  auto model_of = [&](bool stateful) {
+    Sequential model({.input_shape = {4, kFeatures}, .seed = 5});
+    model.add(recurrent(GetParam(), 3, false, stateful));
+    model.add(Dense({.units = 1}));
+    model.compile(make_sgd({.learning_rate = 0.1f}), make_loss("mse"));
+    return model;
+  };
+  Sequential model = model_of(true);
+  EXPECT_FALSE(model_of(false).stateful());
+  Tensor x = random_tensor({12, 4, kFeatures}, rng), y = random_tensor({12, 1}, rng);
+  const std::vector<float> before = model.get_weights()[0].to_vector();
+  expect_error_message(
+      [&] { model.fit(x, y, {.epochs = 1, .batch_size = 5, .verbose = 0}); },
+      "fit: layer 0 (" + GetParam() +
+          ") is stateful: sample i of each batch continues sample i of the one before, so every "
+          "batch needs the same size, and 12 samples in batches of 5 leave a last one of 2; use a "
+          "batch size that divides 12, such as 4 or 6");
+  EXPECT_EQ(model.get_weights()[0].to_vector(), before) << "nothing trained";
+  // With validation data the batch size must divide both sets: it validates in batches of the
+  // training's size (as Keras does), the state carried from the training.
+  std::pair<Tensor, Tensor> val{random_tensor({3, 4, kFeatures}, rng), random_tensor({3, 1}, rng)};
+  expect_error_message(
+      [&] {
+        model.fit(x, y, {.epochs = 1, .batch_size = 4, .validation_data = val, .verbose = 0});
+      },
+      "fit (validation data): layer 0 (" + GetParam() +
+          ") is stateful: sample i of each batch continues sample i of the one before, so every "
+          "batch needs the same size, and 3 samples in batches of 4 leave a last one of 3; use a "
+          "batch size that divides both 3 and 12, such as 3");
+  const History history =
+      model.fit(x, y, {.epochs = 2, .batch_size = 3, .validation_data = val, .verbose = 0});
+  EXPECT_EQ(history["val_loss"].size(), 2u);
+  EXPECT_TRUE(std::isfinite(history["val_loss"][1]));
+  model.reset_states();
+  expect_error_message([&] { model.predict(x, 8); },
+                       "predict: layer 0 (" + GetParam() + ") is stateful");
+  expect_error_message([&] { model.evaluate(x, y, 7); }, "such as 6");
+  EXPECT_EQ(model.predict(x, 6).dim(0), 12);
+  model.reset_states();
+  EXPECT_EQ(model.predict(x.slice_rows(0, 5), 8).dim(0), 5) << "one batch is always whole";
+}
+
 INSTANTIATE_TEST_SUITE_P(Layers, MaskedRecurrent, ::testing::Values("LSTM", "GRU", "SimpleRNN"),
                          [](const auto& param_info) { return param_info.param; });
 

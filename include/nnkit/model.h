@@ -114,13 +114,18 @@ class Sequential {
   bool compiled() const { return loss_ != nullptr; }
 
   // Trains on x [samples, ...input] and y [samples, ...output]. Throws ShapeError when the
-  // shapes do not fit the model, ValueError on bad options.
+  // shapes do not fit the model, ValueError on bad options, and ValueError when a stateful layer
+  // would see a smaller last batch (batch_size must divide the training and validation samples,
+  // which are validated in batches of batch_size, as Keras does).
   History fit(const Tensor& x, const Tensor& y, const FitOptions& options = {});
-  // Loss and metrics on x, y in inference mode: {"loss": ..., "mae": ...}.
+  // Inference runs in batches of this many samples unless told otherwise.
+  static constexpr int64_t kInferenceBatch = 256;
+  // Loss and metrics on x, y in inference mode: {"loss": ..., "mae": ...}. With a stateful
+  // layer the batches must all have one size: ValueError unless batch_size divides the samples.
   std::map<std::string, double> evaluate(const Tensor& x, const Tensor& y,
-                                         int64_t batch_size = 256);
-  // Outputs for x in inference mode.
-  Tensor predict(const Tensor& x, int64_t batch_size = 256);
+                                         int64_t batch_size = kInferenceBatch);
+  // Outputs for x in inference mode (the same rule for stateful layers).
+  Tensor predict(const Tensor& x, int64_t batch_size = kInferenceBatch);
 
   // One step of gradient descent on a batch: forward, loss, backward, optimizer update.
   // Returns the batch's loss; `pred` receives the outputs when not null.
@@ -142,6 +147,8 @@ class Sequential {
   // Clears the state of every recurrent layer: the state predict_step() carries, and the state
   // stateful layers carry between batches. The next sequence starts from zeros.
   void reset_states();
+  // True when a layer is stateful (Layer::stateful): every batch must then have one size.
+  bool stateful() const;
 
   // Keras-like table: layer (type), output shape, parameters; totals.
   std::string summary() const;
@@ -175,6 +182,12 @@ class Sequential {
  private:
   void check_compiled(const char* who) const;
   void check_data(const char* who, const Tensor& x, const Tensor* y) const;
+  // Throws ValueError when a stateful layer would see batches of different sizes: `samples` in
+  // batches of `batch_size` leave a smaller last one. With other_samples > 0 (fit: the training
+  // and the validation samples) a single smaller batch is refused too, as the state carries
+  // from one set to the other, and the advice is a batch size that divides both.
+  void check_stateful_batches(const char* who, int64_t samples, int64_t batch_size,
+                              int64_t other_samples = 0) const;
   std::vector<std::unique_ptr<Metric>> make_metrics() const;
   void backward(const Tensor& pred, const Tensor& y);
 

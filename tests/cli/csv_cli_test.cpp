@@ -218,6 +218,36 @@ TEST_F(CsvCli, BadInputIsAUsageErrorAndWritesNothing) {
   EXPECT_FALSE(fs::exists(path("forecast.csv")));
 }
 
+// A stateful recurrent layer needs batches of one size: a batch size that leaves a smaller last
+// batch is refused before training, naming one that fits, which then trains, validates and
+// forecasts (train's validation forecasts and predict, in batches of that size).
+TEST_F(CsvCli, StatefulModelsNeedABatchSizeThatDividesTheSamples) {
+  std::ofstream(path("spec.json")) << R"({
+      "layers": [{"type": "GRU", "units": 4, "stateful": true}, {"type": "Dense", "units": 1}],
+      "loss": "mse", "seed": 3})";
+  auto train_stateful = [&](const std::string& batch) {
+    return train({"--epochs", "2", "--val-split", "0.2", "--batch-size", batch});
+  };
+  CliRun r = train_stateful("32");
+  expect_usage_error(r, "layer 0 (GRU) is stateful");
+  EXPECT_FALSE(fs::exists(path("m.safetensors")));
+  const std::string advice = "such as ";
+  const std::size_t at = r.err.find(advice);
+  ASSERT_NE(at, std::string::npos) << r.describe();
+  const std::string batch = std::to_string(std::stoi(r.err.substr(at + advice.size())));
+  r = train_stateful(batch);
+  ASSERT_EQ(r.status, 0) << r.describe();
+  r = run_nnkit({"predict", "--model", path("m.safetensors"), "--csv", path("vitals.csv"), "--out",
+                 path("forecast.csv"), "--batch-size", "5"});
+  expect_usage_error(r, "predict: layer 0 (GRU) is stateful");
+  EXPECT_FALSE(fs::exists(path("forecast.csv")));
+  // 60 rows make 56 forecasts (the last one past the file's end): batches of 8 fit.
+  r = run_nnkit({"predict", "--model", path("m.safetensors"), "--csv", path("vitals.csv"), "--out",
+                 path("forecast.csv"), "--batch-size", "8"});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  EXPECT_TRUE(fs::exists(path("forecast.csv")));
+}
+
 }  // namespace
 }  // namespace nnkit
 

@@ -18,7 +18,7 @@ namespace {
 struct EvaluateArgs {
   std::string model;
   DataArgs data;
-  int64_t batch_size = 256;
+  int64_t batch_size = Sequential::kInferenceBatch;
   bool json = false;
 };
 // A forecasting model on a CSV: every forecast whose target row is in the file, against the

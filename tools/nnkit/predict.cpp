@@ -15,7 +15,7 @@ namespace {
 struct PredictArgs {
   std::string model, out;
   DataArgs data;
-  int64_t batch_size = 256;
+  int64_t batch_size = Sequential::kInferenceBatch;
 };
 
 bool ends_with(const std::string& s, const std::string& suffix) {

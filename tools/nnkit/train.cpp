@@ -385,8 +385,10 @@ void run_train(TrainArgs args) {
   save_model(args.out, model, extra);
   std::optional<Tensor> forecasts;
   if (series && series->validation.samples() > 0) {
-    forecasts =
-        forecast_levels(*preprocess, model.predict(series->x_val), series->validation.last_targets);
+    // A stateful model forecasts in batches of its training's size (fit checked it divides).
+    const int64_t batch = model.stateful() ? args.batch_size : Sequential::kInferenceBatch;
+    forecasts = forecast_levels(*preprocess, model.predict(series->x_val, batch),
+                                series->validation.last_targets);
   }
   if (forecasts && !args.quiet) {
     std::cout << "validation, original units:\n"

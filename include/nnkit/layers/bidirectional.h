@@ -63,6 +63,12 @@ class Bidirectional final : public Layer {
   // Hands the mask to both directions; with return_sequences their outputs are zero at masked
   // steps (as Keras's Bidirectional asks), and the mask passes on in input order.
   Tensor propagate_mask(const Tensor& x, Tensor mask) override;
+  // Stateful when its inner layers are; reset_states() clears both directions.
+  bool stateful() const override { return forward_->stateful(); }
+  void reset_states() override {
+    forward_->reset_states();
+    backward_->reset_states();
+  }
 
   Layer& forward_layer() { return *forward_; }
   Layer& backward_layer() { return *backward_; }

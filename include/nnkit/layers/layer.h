@@ -71,6 +71,12 @@ class Layer {
   virtual bool wants_adapt() const { return false; }
   virtual void adapt(const Tensor& /*inputs*/, Rng& /*rng*/) {}
 
+  // Keras's stateful recurrent layers: true when a forward() starts where the previous one
+  // ended (sample i of a batch continues sample i of the last), so every batch must have the
+  // same size. reset_states() clears what such a layer carries (and what step() carries).
+  virtual bool stateful() const { return false; }
+  virtual void reset_states() {}
+
   // Sequential clears this on its first layer, whose input gradient nobody reads; a layer
   // may then skip computing dx and return an empty tensor from backward().
   void set_input_gradient_needed(bool needed) { input_gradient_needed_ = needed; }

@@ -108,9 +108,10 @@ class Recurrent : public Layer {
   // (reversed with go_backwards, as the output is), and drops it otherwise.
   Tensor propagate_mask(const Tensor& x, Tensor mask) override;
 
+  bool stateful() const override { return args_.stateful; }
   // Clears the state a stateful layer carries between forward() calls and the state step()
   // carries between steps: both start again from zeros.
-  void reset_states();
+  void reset_states() override;
 
   // Streaming inference, one time step at a time: x_t [batch, features] -> h [batch, units],
   // continuing from where the last step() ended (zeros at first and after reset_states()).
