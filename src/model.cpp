@@ -122,9 +122,9 @@ void Sequential::check_data(const char* who, const Tensor& x, const Tensor* y) c
   if (y != nullptr && built_ && loss_ && loss_->name() != "sparse_categorical_crossentropy") {
     Shape target(y->shape().begin() + 1, y->shape().end());
     if (target != output_shape()) {
-      throw ShapeError(
-          fmt::format("{}: the model outputs samples of shape {}, y has samples of shape {}", who,
-                      shape_to_string(output_shape()), shape_to_string(target)));
+      throw ShapeError(fmt::format(
+          "{}: the model outputs samples of shape {}, y has samples of shape {}{}", who,
+          shape_to_string(output_shape()), shape_to_string(target), time_axis_hint(target)));
     }
   }
   for (float v : x) {
@@ -488,6 +488,24 @@ std::string divisors_near(int64_t n, int64_t b) {
 }
 
 }  // namespace
+
+std::string Sequential::time_axis_hint(const Shape& target) const {
+  const Shape out = output_shape();
+  if (out.size() != target.size() + 1 || !std::equal(target.begin(), target.end(), out.begin() + 1))
+    return "";
+  // The last layer that can return sequences (Bidirectional: its inner layer's setting).
+  for (std::size_t i = layers_.size(); i-- > 0;) {
+    nlohmann::json config = layers_[i]->config();
+    if (config.contains("layer")) config = config["layer"];
+    if (!config.contains("return_sequences")) continue;
+    if (!config["return_sequences"].get<bool>()) return "";
+    return fmt::format(
+        "; layer {} ({}) returns every step (return_sequences true): set it to false for one "
+        "output per sequence",
+        i, layers_[i]->type());
+  }
+  return "";
+}
 
 void Sequential::check_stateful_batches(const char* who, int64_t samples, int64_t batch_size,
                                         int64_t other_samples) const {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "gradient_check.h"
+#include "nlohmann/json.hpp"
 #include "nnkit/error.h"
 #include "nnkit/layers.h"
 #include "nnkit/model.h"
@@ -367,6 +368,43 @@ TEST(SequentialRecurrent, RejectsReturnStateWithAClearMessage) {
         model.add(make_layer({{"type", "LSTM"}, {"units", 3}, {"return_state", true}}));
       },
       "return_state");
+}
+
+// Targets with one value per sequence for a model that keeps the time axis: the shape error
+// names the recurrent layer that returns every step, and only when that is the cause.
+TEST(SequentialRecurrent, ShapeErrorsNameTheLayerThatReturnsSequences) {
+  Rng rng(17);
+  const Tensor x = random_tensor({2, 4, kFeatures}, rng), y = random_tensor({2, 1}, rng);
+  auto fit_error = [&](const nlohmann::json& layers) {
+    Sequential model = Sequential::from_spec(
+        {{"input_shape", {4, kFeatures}}, {"layers", layers}, {"loss", "mse"}});
+    try {
+      model.fit(x, y, {.verbose = 0});
+    } catch (const ShapeError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const nlohmann::json dense = {{"type", "Dense"}, {"units", 1}};
+  EXPECT_EQ(fit_error({{{"type", "GRU"}, {"units", 3}, {"return_sequences", true}},
+                       {{"type", "LSTM"}, {"units", 2}, {"return_sequences", true}},
+                       dense}),
+            "fit: the model outputs samples of shape [4, 1], y has samples of shape [1]; layer 1 "
+            "(LSTM) returns every step (return_sequences true): set it to false for one output "
+            "per sequence");
+  EXPECT_NE(
+      fit_error({{{"type", "Bidirectional"},
+                  {"layer", {{"type", "SimpleRNN"}, {"units", 2}, {"return_sequences", true}}}},
+                 dense})
+          .find("layer 0 (Bidirectional) returns every step"),
+      std::string::npos);
+  // A shape error of another cause gets no such advice.
+  EXPECT_EQ(fit_error({{{"type", "LSTM"}, {"units", 2}}, {{"type", "Dense"}, {"units", 3}}}),
+            "fit: the model outputs samples of shape [3], y has samples of shape [1]");
+  EXPECT_EQ(fit_error({{{"type", "LSTM"}, {"units", 2}, {"return_sequences", true}},
+                       {{"type", "LSTM"}, {"units", 2}},
+                       dense}),
+            "no error");
 }
 
 TEST(SequentialRecurrent, PredictStepRefusesModelsThatNeedTheWholeSequence) {

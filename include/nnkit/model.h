@@ -182,6 +182,9 @@ class Sequential {
  private:
   void check_compiled(const char* who) const;
   void check_data(const char* who, const Tensor& x, const Tensor* y) const;
+  // When the output has one more leading axis than the targets `target` because a recurrent
+  // layer returns sequences: advice naming it, to end a shape error's message; else "".
+  std::string time_axis_hint(const Shape& target) const;
   // Throws ValueError when a stateful layer would see batches of different sizes: `samples` in
   // batches of `batch_size` leave a smaller last one. With other_samples > 0 (fit: the training
   // and the validation samples) a single smaller batch is refused too, as the state carries
